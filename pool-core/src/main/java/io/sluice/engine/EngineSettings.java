@@ -1,0 +1,71 @@
+package io.sluice.engine;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * The engine's immutable settings, in nanoseconds. Public builders ({@code SluicePool.builder}) validate
+ * each value with a message for users; the checks here guard the engine against programming errors.
+ *
+ * @param name                      the pool's name, in messages and metrics
+ * @param maxSize                   the most resources at once
+ * @param minIdle                   idle resources kept ready (refilled after every eviction)
+ * @param capacity                  leases one resource serves at once (1 for a connection)
+ * @param acquireTimeoutNanos       the default deadline of an acquire
+ * @param createTimeoutNanos        the longest one creation may take
+ * @param maxIdleTimeNanos          idle longer than this is evicted (0: never)
+ * @param maxLifetimeNanos          older than this is evicted (0: never)
+ * @param lifetimeJitter            the fraction up to which each lifetime is shortened, drawn once
+ * @param evictionIntervalNanos     how often housekeeping runs
+ * @param remoteValidationNanos     a borrow of a resource idle longer than this validates remotely
+ * @param keepaliveNanos            an idle resource is validated remotely this often (0: never)
+ * @param validationTimeoutNanos    the longest one validation may take
+ * @param releaseTimeoutNanos       the longest the reset on release, or a destroy, may take
+ * @param closeTimeoutNanos         how long close waits for leases before destroying them (0: forever)
+ * @param clock                     time and timers
+ */
+public record EngineSettings(
+        String name,
+        int maxSize,
+        int minIdle,
+        int capacity,
+        long acquireTimeoutNanos,
+        long createTimeoutNanos,
+        long maxIdleTimeNanos,
+        long maxLifetimeNanos,
+        double lifetimeJitter,
+        long evictionIntervalNanos,
+        long remoteValidationNanos,
+        long keepaliveNanos,
+        long validationTimeoutNanos,
+        long releaseTimeoutNanos,
+        long closeTimeoutNanos,
+        PoolClock clock) {
+
+    public EngineSettings {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(clock, "clock");
+        check(maxSize >= 1 && minIdle >= 0 && minIdle <= maxSize && capacity >= 1 && capacity < Slot.RETIRING,
+                "sizes");
+        check(acquireTimeoutNanos > 0 && createTimeoutNanos > 0 && validationTimeoutNanos > 0
+                && releaseTimeoutNanos > 0 && evictionIntervalNanos > 0, "timeouts");
+        check(maxIdleTimeNanos >= 0 && maxLifetimeNanos >= 0 && remoteValidationNanos >= 0 && keepaliveNanos >= 0
+                && closeTimeoutNanos >= 0, "durations");
+        check(lifetimeJitter >= 0 && lifetimeJitter <= 0.5, "lifetimeJitter");
+    }
+
+    private static void check(boolean rule, String what) {
+        if (!rule) {
+            throw new IllegalArgumentException("invalid engine settings (" + what + ")");
+        }
+    }
+
+    /** Nanoseconds of a duration, saturating instead of overflowing. */
+    public static long nanos(Duration duration) {
+        try {
+            return duration.toNanos();
+        } catch (ArithmeticException tooLong) {
+            return Long.MAX_VALUE / 4;
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package io.sluice.engine;
+
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
+import reactor.core.publisher.Mono;
+
+/**
+ * One borrower's hold on a resource, from hand-over until {@link #release()} or {@link #invalidate()}.
+ * Releasing is idempotent: only the first call does anything, and a lease the pool took back (at close,
+ * or by leak reclaim) ignores later releases.
+ *
+ * @param <R> the resource type
+ */
+public final class Lease<R> {
+
+    private static final AtomicIntegerFieldUpdater<Lease> STATE =
+            AtomicIntegerFieldUpdater.newUpdater(Lease.class, "state");
+
+    static final int HELD = 0;
+    static final int RELEASED = 1;
+    static final int TAKEN_BACK = 2;
+
+    final LeaseEngine<R> engine;
+    final Slot<R> slot;
+    private final R resource;
+    private final long acquiredAt;
+    private volatile int state;
+
+    Lease(LeaseEngine<R> engine, Slot<R> slot, long acquiredAt) {
+        this.engine = engine;
+        this.slot = slot;
+        this.resource = slot.resource;
+        this.acquiredAt = acquiredAt;
+    }
+
+    /** The leased resource. */
+    public R resource() {
+        return resource;
+    }
+
+    /** When the lease was handed over, on the pool's clock. */
+    public long acquiredAtNanos() {
+        return acquiredAt;
+    }
+
+    /** Whether the lease has ended (released, invalidated or taken back by the pool). */
+    public boolean isEnded() {
+        return state != HELD;
+    }
+
+    /** Whether the pool took this lease back (at a forced close, or by leak reclaim). */
+    public boolean isTakenBack() {
+        return state == TAKEN_BACK;
+    }
+
+    /**
+     * Gives the resource back: it is reset (see {@link ResourceLifecycle#reset}) and becomes idle, or is
+     * destroyed if the reset fails or times out, or if it has outlived its lifetime. Completes when that is
+     * done. Only the first subscription to the first call acts; every later one completes at once.
+     */
+    public Mono<Void> release() {
+        return new ReleaseMono<>(this, false);
+    }
+
+    /** Gives the resource back and destroys it: for a borrower that knows it is broken. */
+    public Mono<Void> invalidate() {
+        return new ReleaseMono<>(this, true);
+    }
+
+    /** Ends the lease for its holder; true only for the first caller. */
+    boolean end(int how) {
+        return STATE.compareAndSet(this, HELD, how);
+    }
+}

@@ -1,0 +1,690 @@
+package io.sluice.engine;
+
+import io.sluice.AcquireTimeoutException;
+import io.sluice.PoolClosedException;
+import io.sluice.PoolState;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.reactivestreams.Publisher;
+import reactor.core.CoreSubscriber;
+import reactor.core.Disposable;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Operators;
+import reactor.core.publisher.Sinks;
+
+/**
+ * The lease engine: hands out leases on pooled resources, first come first served, each acquire bounded
+ * by a deadline.
+ *
+ * <h2>Design</h2>
+ *
+ * <p>Resources live in a fixed array of {@link Slot}s, one per possible resource ({@code maxSize}). A
+ * slot's state is a single int (empty, creating, reserved, or the number of leases it serves), so every
+ * hand-over is one CAS and a resource can never be handed to two borrowers beyond its capacity.
+ *
+ * <p><b>The fast path.</b> When nobody is waiting, an acquire scans the slots for one with room and
+ * claims it with a CAS, checks it in place (lifetime, and the driver's local validation when that
+ * answers synchronously, as r2dbc-postgresql's does) and hands it over on the subscribing thread. It
+ * takes no lock, schedules no timer, allocates no queue node and does not even read the subscriber's
+ * Context: an acquire that does not wait does not need its deadline. Release is the mirror image: the
+ * reset step is called in place when it can answer at once (nothing to roll back), and one decrement
+ * makes the resource idle again.
+ *
+ * <p><b>The slow path.</b> An acquire that finds nothing idle works out its deadline (the configured
+ * timeout or an earlier one from the Context), joins a FIFO queue and runs the drain loop. The drain loop
+ * is serialised by a work-in-progress counter (a thread that finds it busy leaves a note and goes; the
+ * running thread goes round once more), so matching waiters to resources needs no lock either. It serves
+ * the head of the queue from an idle resource, or starts a creation when the waiters outnumber the
+ * creations under way. Creation is not tied to the waiter that caused it: a new resource becomes idle and
+ * goes to the head of the queue, so FIFO holds, and a resource that arrives after its waiter gave up is
+ * simply idle, never lost.
+ *
+ * <p><b>Deadlines.</b> One {@link DeadlineSweeper} per engine times out waiters; with a common acquire
+ * timeout it is re-armed only when the earliest deadline changes, not per acquire. The deadline covers
+ * waiting, creation and validation: a remote validation is bounded by what is left of it, and a resource
+ * that fails validation sends its borrower back to the queue with the same deadline, never a new one.
+ *
+ * <p><b>Lost wake-ups.</b> A waiter increments {@code pending} before it looks for an idle resource; a
+ * releaser makes its resource idle before it reads {@code pending}. With both sides on volatile
+ * variables one of them must see the other, so a waiter is never stranded next to an idle resource.
+ *
+ * <p><b>Retirement.</b> A resource past its lifetime, swept by {@link #evictAll()}, or in a closing pool
+ * is marked RETIRING: it takes no new leases and is destroyed when its last lease returns. For an
+ * exclusive resource (capacity 1) that is at once, or at release.
+ *
+ * @param <R> the resource type
+ */
+public final class LeaseEngine<R> implements Disposable {
+
+    final EngineSettings settings;
+    final ResourceLifecycle<R> lifecycle;
+    final Slot<R>[] slots;
+    private final int capacity;
+    private final PoolClock clock;
+
+    private final ConcurrentLinkedQueue<AcquireOperation<R>> waiters = new ConcurrentLinkedQueue<>();
+    /** Waiters not yet settled (the queue may also hold settled ones, removed lazily). */
+    private final AtomicInteger pending = new AtomicInteger();
+    private final AtomicInteger creating = new AtomicInteger();
+    private final AtomicInteger drainWork = new AtomicInteger();
+    /** Bumped by {@link #evictAll()}: a creation started before it delivers a resource nobody may use. */
+    private volatile int generation;
+
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final Sinks.Empty<Void> terminated = Sinks.empty();
+    private final DeadlineSweeper sweeper = new DeadlineSweeper(this);
+    private final Housekeeper<R> housekeeper;
+    private final Mono<Lease<R>> acquireMono = new AcquireMono();
+
+    @SuppressWarnings("unchecked")
+    public LeaseEngine(EngineSettings settings, ResourceLifecycle<R> lifecycle) {
+        this.settings = Objects.requireNonNull(settings, "settings");
+        this.lifecycle = Objects.requireNonNull(lifecycle, "lifecycle");
+        this.capacity = settings.capacity();
+        this.clock = settings.clock();
+        this.slots = new Slot[settings.maxSize()];
+        for (int i = 0; i < slots.length; i++) {
+            slots[i] = new Slot<>(i);
+        }
+        this.housekeeper = new Housekeeper<>(this);
+        housekeeper.start();
+    }
+
+    /** The pool's name. */
+    public String name() {
+        return settings.name();
+    }
+
+    int generation() {
+        return generation;
+    }
+
+    /** The settings this engine runs with. */
+    public EngineSettings settings() {
+        return settings;
+    }
+
+    /**
+     * A lease, within the deadline. The same cold {@code Mono} instance serves every caller; each
+     * subscription is one acquire. Errors: {@link AcquireTimeoutException}, {@link PoolClosedException},
+     * or the error that creating a resource failed with.
+     */
+    public Mono<Lease<R>> acquire() {
+        return acquireMono;
+    }
+
+    /** What the pool holds now. */
+    public PoolState state() {
+        int inUse = 0;
+        int idle = 0;
+        int making = 0;
+        for (Slot<R> slot : slots) {
+            int state = slot.get();
+            if (state == Slot.CREATING) {
+                making++;
+            } else if (state >= 0) {
+                int leases = state & Slot.LEASES;
+                inUse += leases;
+                if (leases == 0 && (state & Slot.RETIRING) == 0) {
+                    idle++;
+                }
+            }
+        }
+        return new PoolState(inUse, idle, Math.max(0, pending.get()), making, settings.maxSize());
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Acquire
+
+    void acquire(AcquireOperation<R> op) {
+        if (closed.get()) {
+            op.set(AcquireOperation.DONE);
+            op.fail(new PoolClosedException(name()));
+            return;
+        }
+        long now = clock.nanoTime();
+        op.startedAt = now;
+        if (pending.get() == 0) {
+            Slot<R> slot;
+            while ((slot = claimIdle()) != null) {
+                int verdict = inspect(slot, now);
+                if (verdict == GOOD) {
+                    if (op.compareAndSet(AcquireOperation.NEW, AcquireOperation.DONE)) {
+                        handOver(op, slot, now);
+                    } else {
+                        giveBack(slot);
+                    }
+                    return;
+                }
+                if (verdict == CHECK_LATER) {
+                    if (op.compareAndSet(AcquireOperation.NEW, AcquireOperation.CHECKING)) {
+                        validateThenHandOver(op, slot, now);
+                    } else {
+                        giveBack(slot);
+                    }
+                    return;
+                }
+            }
+        }
+        enqueue(op, AcquireOperation.NEW, now);
+    }
+
+    private void enqueue(AcquireOperation<R> op, int from, long now) {
+        long deadline = op.deadline();
+        if (deadline - now <= 0) {
+            if (op.compareAndSet(from, AcquireOperation.DONE)) {
+                op.fail(timeout(op, now, null));
+            }
+            return;
+        }
+        pending.incrementAndGet();
+        if (!op.compareAndSet(from, AcquireOperation.WAITING)) {
+            pending.decrementAndGet(); // cancelled meanwhile
+            return;
+        }
+        waiters.offer(op);
+        sweeper.watch(deadline);
+        drain();
+    }
+
+    void waiterCancelled() {
+        pending.decrementAndGet();
+        // Cancelled nodes leave the queue when the drain loop meets them; nudge it so a storm of
+        // cancellations does not pile up behind a long-lived head.
+        drain();
+    }
+
+    /** Times out every waiter whose deadline has passed; returns the earliest deadline left. */
+    long expireWaiters(long now) {
+        long next = Long.MAX_VALUE;
+        for (AcquireOperation<R> op : waiters) {
+            if (op.get() != AcquireOperation.WAITING) {
+                continue;
+            }
+            if (op.deadline - now <= 0) {
+                if (op.compareAndSet(AcquireOperation.WAITING, AcquireOperation.DONE)) {
+                    pending.decrementAndGet();
+                    op.fail(timeout(op, now, null));
+                }
+            } else if (next == Long.MAX_VALUE || op.deadline - next < 0) {
+                next = op.deadline;
+            }
+        }
+        drain(); // sweep the settled nodes off the head
+        return next;
+    }
+
+    AcquireTimeoutException timeout(AcquireOperation<R> op, long now, Throwable cause) {
+        return new AcquireTimeoutException(name(), Duration.ofNanos(Math.max(0, now - op.startedAt)),
+                op.deadlineFromContext, state(), cause);
+    }
+
+    /** Claims one lease on a live resource with room, scanning from the first slot. */
+    private Slot<R> claimIdle() {
+        for (Slot<R> slot : slots) {
+            if (slot.tryClaim(capacity)) {
+                return slot;
+            }
+        }
+        return null;
+    }
+
+    private Slot<R> claimEmpty() {
+        for (Slot<R> slot : slots) {
+            if (slot.get() == Slot.EMPTY && slot.compareAndSet(Slot.EMPTY, Slot.CREATING)) {
+                return slot;
+            }
+        }
+        return null;
+    }
+
+    private static final int GOOD = 0;
+    private static final int RETIRED = 1;
+    private static final int CHECK_LATER = 2;
+
+    /**
+     * Looks at a resource just claimed: retires it when it is past its lifetime or fails the local check,
+     * and asks for an asynchronous check when the local one cannot answer in place or the resource has
+     * been idle longer than the remote-validation window.
+     */
+    private int inspect(Slot<R> slot, long now) {
+        if (now - slot.expiresAt >= 0 && settings.maxLifetimeNanos() > 0) {
+            retireHeld(slot);
+            return RETIRED;
+        }
+        Object local = Publishers.now(lifecycle.validate(slot.resource, false));
+        if (local == Publishers.LATER) {
+            return CHECK_LATER;
+        }
+        if (!Boolean.TRUE.equals(local)) {
+            retireHeld(slot);
+            return RETIRED;
+        }
+        return now - slot.idleSince() > settings.remoteValidationNanos() ? CHECK_LATER : GOOD;
+    }
+
+    private void handOver(AcquireOperation<R> op, Slot<R> slot, long now) {
+        Lease<R> lease = new Lease<>(this, slot, now);
+        if (capacity == 1) {
+            slot.lease = lease;
+        }
+        op.emit(lease);
+    }
+
+    /**
+     * Validates remotely (or locally, for a driver whose local check is asynchronous) within what is left
+     * of the deadline, then hands over; on failure the resource is destroyed and the acquire waits again
+     * with its original deadline.
+     */
+    private void validateThenHandOver(AcquireOperation<R> op, Slot<R> slot, long now) {
+        long budget = Math.min(settings.validationTimeoutNanos(), op.deadline() - now);
+        if (budget <= 0) {
+            giveBack(slot);
+            if (op.compareAndSet(AcquireOperation.CHECKING, AcquireOperation.DONE)) {
+                op.fail(timeout(op, now, null));
+            }
+            return;
+        }
+        boolean remote = now - slot.idleSince() > settings.remoteValidationNanos();
+        Mono.from(lifecycle.validate(slot.resource, remote))
+                .timeout(Duration.ofNanos(budget), clock.scheduler())
+                .subscribe(new Validation<>(slot, remote, clock, valid -> {
+                    long at = clock.nanoTime();
+                    if (valid) {
+                        if (op.compareAndSet(AcquireOperation.CHECKING, AcquireOperation.DONE)) {
+                            handOver(op, slot, at);
+                        } else {
+                            giveBack(slot);
+                        }
+                    } else {
+                        retireHeld(slot);
+                        if (op.get() == AcquireOperation.CHECKING) {
+                            enqueue(op, AcquireOperation.CHECKING, at);
+                        }
+                    }
+                }));
+    }
+
+    /** Returns a lease that was claimed but never handed over (its acquire was cancelled meanwhile). */
+    private void giveBack(Slot<R> slot) {
+        int after = slot.decrementAndGet();
+        if (Slot.lastLeaseOfRetiring(after)) {
+            destroyRetired(slot);
+        } else if (pending.get() > 0) {
+            drain();
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // The drain loop
+
+    void drain() {
+        if (drainWork.getAndIncrement() != 0) {
+            return;
+        }
+        int missed = 1;
+        do {
+            drainOnce();
+            missed = drainWork.addAndGet(-missed);
+        } while (missed != 0);
+    }
+
+    private void drainOnce() {
+        for (;;) {
+            AcquireOperation<R> op = waiters.peek();
+            if (op == null) {
+                return;
+            }
+            if (op.get() != AcquireOperation.WAITING) {
+                waiters.poll();
+                continue;
+            }
+            if (closed.get()) {
+                waiters.poll();
+                if (op.compareAndSet(AcquireOperation.WAITING, AcquireOperation.DONE)) {
+                    pending.decrementAndGet();
+                    op.fail(new PoolClosedException(name()));
+                }
+                continue;
+            }
+            Slot<R> slot = claimIdle();
+            if (slot != null) {
+                long now = clock.nanoTime();
+                int verdict = inspect(slot, now);
+                if (verdict == RETIRED) {
+                    continue;
+                }
+                int next = verdict == GOOD ? AcquireOperation.DONE : AcquireOperation.CHECKING;
+                waiters.poll();
+                if (!op.compareAndSet(AcquireOperation.WAITING, next)) {
+                    giveBack(slot);
+                    continue;
+                }
+                pending.decrementAndGet();
+                if (verdict == GOOD) {
+                    handOver(op, slot, now);
+                } else {
+                    validateThenHandOver(op, slot, now);
+                }
+                continue;
+            }
+            if (pending.get() > creating.get()) {
+                Slot<R> empty = claimEmpty();
+                if (empty != null) {
+                    create(empty, null);
+                    continue;
+                }
+            }
+            return;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Creation
+
+    /** Starts creating a resource in an EMPTY slot just claimed (now CREATING). */
+    void create(Slot<R> slot, Sinks.One<Boolean> done) {
+        creating.incrementAndGet();
+        int startedIn = generation;
+        Publisher<R> source;
+        try {
+            source = lifecycle.create();
+        } catch (Throwable error) {
+            created(slot, null, error, startedIn, done);
+            return;
+        }
+        Mono.from(source)
+                .timeout(Duration.ofNanos(settings.createTimeoutNanos()), clock.scheduler())
+                .subscribe(new Creation<>(this, slot, startedIn, done));
+    }
+
+    void created(Slot<R> slot, R resource, Throwable error, int startedIn, Sinks.One<Boolean> done) {
+        long now = clock.nanoTime();
+        if (resource == null) {
+            slot.set(Slot.EMPTY);
+            creating.decrementAndGet();
+            if (done != null) {
+                done.tryEmitError(error);
+            }
+            failOldestWaiter(error);
+            drain();
+            return;
+        }
+        slot.resource = resource;
+        slot.createdAt = now;
+        slot.lastUsed = now;
+        slot.lastValidated = now;
+        slot.expiresAt = now + jitteredLifetime();
+        if (closed.get() || startedIn != generation) {
+            slot.set(Slot.RESERVED);
+            creating.decrementAndGet();
+            destroy(slot);
+        } else {
+            slot.set(0);
+            creating.decrementAndGet();
+            recheckAfterIdle(slot, startedIn);
+        }
+        if (done != null) {
+            done.tryEmitValue(Boolean.TRUE);
+        }
+        drain();
+    }
+
+    /**
+     * Each resource's lifetime is shortened by a random fraction up to the jitter, drawn once at creation,
+     * so that resources created together (at start-up, after a fail-over) do not all expire together.
+     */
+    private long jitteredLifetime() {
+        long lifetime = settings.maxLifetimeNanos();
+        if (lifetime == 0) {
+            return Long.MAX_VALUE / 4;
+        }
+        double cut = settings.lifetimeJitter() * ThreadLocalRandom.current().nextDouble();
+        return (long) (lifetime * (1.0 - cut));
+    }
+
+    /** A creation failed: the oldest waiter learns why, instead of waiting out its deadline. */
+    private void failOldestWaiter(Throwable error) {
+        for (AcquireOperation<R> op : waiters) {
+            if (op.get() == AcquireOperation.WAITING && op.compareAndSet(AcquireOperation.WAITING,
+                    AcquireOperation.DONE)) {
+                pending.decrementAndGet();
+                op.fail(error);
+                return;
+            }
+        }
+    }
+
+    /** Creates resources until {@code minIdle} are idle or being created. */
+    void ensureMinIdle() {
+        if (closed.get() || settings.minIdle() == 0) {
+            return;
+        }
+        int ready = creating.get();
+        for (Slot<R> slot : slots) {
+            if (slot.get() == 0) {
+                ready++;
+            }
+        }
+        while (ready < settings.minIdle()) {
+            Slot<R> empty = claimEmpty();
+            if (empty == null) {
+                return;
+            }
+            create(empty, null);
+            ready++;
+        }
+    }
+
+    /**
+     * Creates resources until {@code count} are idle (at most {@code maxSize} in all); emits how many it
+     * created. Fails with the first creation error.
+     */
+    public Mono<Integer> warmup(int count) {
+        return Mono.defer(() -> {
+            int idle = state().idle();
+            Mono<Integer> all = Mono.just(0);
+            for (int i = idle; i < Math.min(count, slots.length); i++) {
+                Slot<R> empty = claimEmpty();
+                if (empty == null) {
+                    break;
+                }
+                Sinks.One<Boolean> done = Sinks.one();
+                create(empty, done);
+                all = all.zipWith(done.asMono(), (made, one) -> made + 1);
+            }
+            return all;
+        });
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Release and destruction
+
+    void release(Lease<R> lease, boolean invalidate, CoreSubscriber<? super Void> actual) {
+        Slot<R> slot = lease.slot;
+        if (capacity == 1) {
+            slot.lease = null;
+        }
+        long now = clock.nanoTime();
+        if (invalidate || closed.get() || (settings.maxLifetimeNanos() > 0 && now - slot.expiresAt >= 0)) {
+            retireHeld(slot);
+            Operators.complete(actual);
+            return;
+        }
+        Publisher<Void> reset;
+        try {
+            reset = lifecycle.reset(lease.resource());
+        } catch (Throwable error) {
+            retireHeld(slot);
+            Operators.complete(actual);
+            return;
+        }
+        Object result = Publishers.now(reset);
+        if (result == Publishers.LATER) {
+            Mono.from(reset)
+                    .timeout(Duration.ofNanos(settings.releaseTimeoutNanos()), clock.scheduler())
+                    .subscribe(new Reset<>(this, slot, actual));
+            return;
+        }
+        if (result == Publishers.FAILED) {
+            retireHeld(slot);
+        } else {
+            returnToIdle(slot, now);
+        }
+        Operators.complete(actual);
+    }
+
+    void returnToIdle(Slot<R> slot, long now) {
+        slot.lastUsed = now;
+        int after = slot.decrementAndGet();
+        if (Slot.lastLeaseOfRetiring(after)) {
+            destroyRetired(slot);
+        } else if (pending.get() > 0) {
+            drain();
+        }
+    }
+
+    /**
+     * A slot was just made idle by a path that checked "closed" and the generation before it did so; a
+     * close or evict-all that ran in between saw the slot busy and skipped it. Checking again after the
+     * volatile write closes that gap: either the sweep saw the idle slot, or this sees the sweep.
+     */
+    void recheckAfterIdle(Slot<R> slot, int generationBefore) {
+        if ((closed.get() || generationBefore != generation) && slot.compareAndSet(0, Slot.RESERVED)) {
+            destroy(slot);
+        }
+    }
+
+    /** Retires a resource the caller holds a lease on, and gives that lease up. */
+    void retireHeld(Slot<R> slot) {
+        slot.markRetiring();
+        int after = slot.decrementAndGet();
+        if (Slot.lastLeaseOfRetiring(after)) {
+            destroyRetired(slot);
+        }
+    }
+
+    private void destroyRetired(Slot<R> slot) {
+        if (slot.compareAndSet(Slot.RETIRING, Slot.RESERVED)) {
+            destroy(slot);
+        }
+    }
+
+    /** Destroys the resource of a RESERVED slot; the slot is EMPTY again once that is done or timed out. */
+    void destroy(Slot<R> slot) {
+        R resource = slot.resource;
+        slot.resource = null;
+        slot.lease = null;
+        Publisher<Void> destruction;
+        try {
+            destruction = lifecycle.destroy(resource);
+        } catch (Throwable error) {
+            destroyed(slot);
+            return;
+        }
+        Mono.from(destruction)
+                .timeout(Duration.ofNanos(settings.releaseTimeoutNanos()), clock.scheduler())
+                .subscribe(null, error -> destroyed(slot), () -> destroyed(slot));
+    }
+
+    private void destroyed(Slot<R> slot) {
+        slot.set(Slot.EMPTY);
+        if (closed.get()) {
+            checkTerminated();
+            return;
+        }
+        drain();
+        ensureMinIdle();
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Eviction, close
+
+    /**
+     * For fail-over: idle resources are destroyed now, leased ones when they are returned, and resources
+     * being created when they arrive. {@code minIdle} is refilled with new ones.
+     */
+    public void evictAll() {
+        generation++;
+        for (Slot<R> slot : slots) {
+            if (slot.compareAndSet(0, Slot.RESERVED)) {
+                destroy(slot);
+            } else {
+                slot.markRetiring();
+                if (slot.compareAndSet(Slot.RETIRING, Slot.RESERVED)) {
+                    destroy(slot); // its last lease came back between the two steps
+                }
+            }
+        }
+        ensureMinIdle();
+    }
+
+    /**
+     * Closes the pool without blocking: new acquires and waiters fail with {@link PoolClosedException},
+     * idle resources are destroyed now and leased ones when they are returned, or, after the close timeout,
+     * taken back and destroyed. Completes when every resource is gone.
+     */
+    public Mono<Void> disposeLater() {
+        if (closed.compareAndSet(false, true)) {
+            housekeeper.stop();
+            for (Slot<R> slot : slots) {
+                if (slot.compareAndSet(0, Slot.RESERVED)) {
+                    destroy(slot);
+                } else {
+                    slot.markRetiring();
+                    if (slot.compareAndSet(Slot.RETIRING, Slot.RESERVED)) {
+                        destroy(slot);
+                    }
+                }
+            }
+            drain();
+            if (settings.closeTimeoutNanos() > 0) {
+                clock.schedule(this::takeBackLeases, settings.closeTimeoutNanos());
+            }
+            checkTerminated();
+        }
+        return terminated.asMono();
+    }
+
+    /** At the close timeout: leases still held are taken back and their resources destroyed. */
+    private void takeBackLeases() {
+        for (Slot<R> slot : slots) {
+            Lease<R> lease = slot.lease;
+            if (lease != null && lease.end(Lease.TAKEN_BACK)) {
+                slot.lease = null;
+                retireHeld(slot);
+            }
+        }
+    }
+
+    private void checkTerminated() {
+        for (Slot<R> slot : slots) {
+            if (slot.get() != Slot.EMPTY) {
+                return;
+            }
+        }
+        terminated.tryEmitEmpty();
+    }
+
+    @Override
+    public void dispose() {
+        disposeLater().subscribe();
+    }
+
+    @Override
+    public boolean isDisposed() {
+        return closed.get();
+    }
+
+    /** The publisher behind {@link #acquire()}: one instance, one {@link AcquireOperation} per subscriber. */
+    private final class AcquireMono extends Mono<Lease<R>> {
+        @Override
+        public void subscribe(CoreSubscriber<? super Lease<R>> actual) {
+            actual.onSubscribe(new AcquireOperation<>(actual, LeaseEngine.this));
+        }
+    }
+}

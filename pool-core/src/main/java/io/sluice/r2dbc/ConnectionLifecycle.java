@@ -1,0 +1,100 @@
+package io.sluice.r2dbc;
+
+import io.r2dbc.spi.Connection;
+import io.r2dbc.spi.ConnectionFactory;
+import io.r2dbc.spi.ValidationDepth;
+import io.sluice.engine.ResourceLifecycle;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+import org.reactivestreams.Publisher;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+
+/** How the engine makes, checks, resets and closes R2DBC connections. */
+final class ConnectionLifecycle implements ResourceLifecycle<PhysicalConnection> {
+
+    private static final Mono<Boolean> VALID = Mono.just(true);
+
+    private final ConnectionFactory factory;
+    private final Function<? super Connection, ? extends Publisher<Void>> postAllocate;
+    private final Function<? super Connection, ? extends Publisher<Void>> preRelease;
+    private final String validationQuery;
+
+    ConnectionLifecycle(ConnectionFactory factory,
+            Function<? super Connection, ? extends Publisher<Void>> postAllocate,
+            Function<? super Connection, ? extends Publisher<Void>> preRelease,
+            String validationQuery) {
+        this.factory = factory;
+        this.postAllocate = postAllocate;
+        this.preRelease = preRelease;
+        this.validationQuery = validationQuery;
+    }
+
+    @Override
+    public Publisher<PhysicalConnection> create() {
+        return Mono.from(factory.create()).flatMap(connection -> {
+            Mono<Void> prepared = postAllocate == null ? Mono.empty() : Mono.from(postAllocate.apply(connection));
+            // If preparing fails, the half-made connection is closed, never leaked.
+            return prepared
+                    .then(Mono.fromCallable(() -> new PhysicalConnection(connection)))
+                    .onErrorResume(error -> Mono.from(connection.close()).onErrorResume(e -> Mono.empty())
+                            .then(Mono.error(error)));
+        });
+    }
+
+    @Override
+    public Publisher<Boolean> validate(PhysicalConnection resource, boolean remote) {
+        Connection connection = resource.connection;
+        if (!remote) {
+            return connection.validate(ValidationDepth.LOCAL);
+        }
+        if (validationQuery == null) {
+            return connection.validate(ValidationDepth.REMOTE);
+        }
+        return Flux.from(connection.createStatement(validationQuery).execute())
+                .concatMap(result -> result.getRowsUpdated())
+                .then(VALID);
+    }
+
+    /**
+     * Rolls back whatever transaction is open, however it was begun: {@code isAutoCommit()} reports the
+     * driver's own transaction state (for r2dbc-postgresql, the server's ReadyForQuery status), so a plain
+     * SQL {@code BEGIN} is caught as surely as {@code beginTransaction()}. Then restores the session
+     * settings the borrower changed. With nothing to do it answers in place, with no subscription.
+     */
+    @Override
+    public Publisher<Void> reset(PhysicalConnection resource) {
+        Connection connection = resource.connection;
+        boolean inTransaction = !connection.isAutoCommit();
+        if (!inTransaction && !resource.sessionChanged() && preRelease == null) {
+            return Mono.empty();
+        }
+        List<Mono<Void>> steps = new ArrayList<>(6);
+        if (inTransaction) {
+            steps.add(Mono.from(connection.rollbackTransaction()));
+        }
+        steps.add(Mono.defer(() -> connection.isAutoCommit() == resource.defaultAutoCommit
+                ? Mono.empty() : Mono.from(connection.setAutoCommit(resource.defaultAutoCommit))));
+        if (resource.isolationChanged && resource.defaultIsolation != null) {
+            steps.add(Mono.from(connection.setTransactionIsolationLevel(resource.defaultIsolation)));
+        }
+        if (resource.statementTimeoutChanged) {
+            steps.add(Mono.from(connection.setStatementTimeout(Duration.ZERO)));
+        }
+        if (resource.lockWaitTimeoutChanged) {
+            steps.add(Mono.from(connection.setLockWaitTimeout(Duration.ZERO)));
+        }
+        if (preRelease != null) {
+            // After the rollback: a hook such as DISCARD ALL cannot run inside a transaction block.
+            steps.add(Mono.defer(() -> Mono.from(preRelease.apply(connection))));
+        }
+        return Flux.concat(steps).then(Mono.fromRunnable(resource::forgetChanges));
+    }
+
+    @Override
+    public Publisher<Void> destroy(PhysicalConnection resource) {
+        return resource.connection.close();
+    }
+}

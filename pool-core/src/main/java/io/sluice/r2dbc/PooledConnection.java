@@ -1,0 +1,158 @@
+package io.sluice.r2dbc;
+
+import io.r2dbc.spi.Batch;
+import io.r2dbc.spi.Connection;
+import io.r2dbc.spi.ConnectionMetadata;
+import io.r2dbc.spi.IsolationLevel;
+import io.r2dbc.spi.Statement;
+import io.r2dbc.spi.TransactionDefinition;
+import io.r2dbc.spi.ValidationDepth;
+import io.r2dbc.spi.Wrapped;
+import io.sluice.engine.Lease;
+import java.time.Duration;
+import org.reactivestreams.Publisher;
+import reactor.core.publisher.Mono;
+
+/**
+ * What a borrower holds: the driver's connection behind one lease. {@link #close()} returns it to the pool
+ * (idempotently); every other method fails once it has been returned, so a borrower that keeps a
+ * reference cannot touch the next borrower's session.
+ */
+final class PooledConnection implements Connection, Wrapped<Connection> {
+
+    private final Lease<PhysicalConnection> lease;
+    private final PhysicalConnection physical;
+    private final Connection delegate;
+    private final String poolName;
+
+    PooledConnection(Lease<PhysicalConnection> lease, String poolName) {
+        this.lease = lease;
+        this.physical = lease.resource();
+        this.delegate = physical.connection;
+        this.poolName = poolName;
+    }
+
+    private Connection live() {
+        if (lease.isEnded()) {
+            throw new IllegalStateException(lease.isTakenBack()
+                    ? "This connection of pool '" + poolName + "' was taken back by the pool and closed"
+                    : "This connection was returned to pool '" + poolName + "' by close(); acquire a new one");
+        }
+        return delegate;
+    }
+
+    private <T> Publisher<T> deferred(java.util.function.Function<Connection, Publisher<T>> call) {
+        return Mono.defer(() -> Mono.from(call.apply(live())));
+    }
+
+    @Override
+    public Publisher<Void> close() {
+        return lease.release();
+    }
+
+    @Override
+    public Publisher<Void> beginTransaction() {
+        return deferred(Connection::beginTransaction);
+    }
+
+    @Override
+    public Publisher<Void> beginTransaction(TransactionDefinition definition) {
+        if (definition.getAttribute(TransactionDefinition.ISOLATION_LEVEL) != null) {
+            physical.isolationChanged = true;
+        }
+        if (definition.getAttribute(TransactionDefinition.LOCK_WAIT_TIMEOUT) != null) {
+            physical.lockWaitTimeoutChanged = true;
+        }
+        return deferred(c -> c.beginTransaction(definition));
+    }
+
+    @Override
+    public Publisher<Void> commitTransaction() {
+        return deferred(Connection::commitTransaction);
+    }
+
+    @Override
+    public Batch createBatch() {
+        return live().createBatch();
+    }
+
+    @Override
+    public Publisher<Void> createSavepoint(String name) {
+        return deferred(c -> c.createSavepoint(name));
+    }
+
+    @Override
+    public Statement createStatement(String sql) {
+        return live().createStatement(sql);
+    }
+
+    @Override
+    public boolean isAutoCommit() {
+        return live().isAutoCommit();
+    }
+
+    @Override
+    public ConnectionMetadata getMetadata() {
+        return live().getMetadata();
+    }
+
+    @Override
+    public IsolationLevel getTransactionIsolationLevel() {
+        return live().getTransactionIsolationLevel();
+    }
+
+    @Override
+    public Publisher<Void> releaseSavepoint(String name) {
+        return deferred(c -> c.releaseSavepoint(name));
+    }
+
+    @Override
+    public Publisher<Void> rollbackTransaction() {
+        return deferred(Connection::rollbackTransaction);
+    }
+
+    @Override
+    public Publisher<Void> rollbackTransactionToSavepoint(String name) {
+        return deferred(c -> c.rollbackTransactionToSavepoint(name));
+    }
+
+    @Override
+    public Publisher<Void> setAutoCommit(boolean autoCommit) {
+        physical.autoCommitChanged = true;
+        return deferred(c -> c.setAutoCommit(autoCommit));
+    }
+
+    @Override
+    public Publisher<Void> setLockWaitTimeout(Duration timeout) {
+        physical.lockWaitTimeoutChanged = true;
+        return deferred(c -> c.setLockWaitTimeout(timeout));
+    }
+
+    @Override
+    public Publisher<Void> setStatementTimeout(Duration timeout) {
+        physical.statementTimeoutChanged = true;
+        return deferred(c -> c.setStatementTimeout(timeout));
+    }
+
+    @Override
+    public Publisher<Void> setTransactionIsolationLevel(IsolationLevel isolationLevel) {
+        physical.isolationChanged = true;
+        return deferred(c -> c.setTransactionIsolationLevel(isolationLevel));
+    }
+
+    @Override
+    public Publisher<Boolean> validate(ValidationDepth depth) {
+        return lease.isEnded() ? Mono.just(false) : delegate.validate(depth);
+    }
+
+    /** The driver's connection; using it directly bypasses the pool's bookkeeping. */
+    @Override
+    public Connection unwrap() {
+        return delegate;
+    }
+
+    @Override
+    public String toString() {
+        return "PooledConnection[pool=" + poolName + ", ended=" + lease.isEnded() + ", " + delegate + "]";
+    }
+}

@@ -1,0 +1,199 @@
+package io.sluice.r2dbc;
+
+import io.r2dbc.spi.ConnectionFactories;
+import io.r2dbc.spi.ConnectionFactoryOptions;
+import io.r2dbc.spi.ConnectionFactoryProvider;
+import io.r2dbc.spi.Option;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.Set;
+import java.util.function.BiConsumer;
+
+/**
+ * Makes {@code ConnectionFactories.get("r2dbc:sluice:postgresql://user@host/db?maxSize=20&acquireTimeout=PT2S")}
+ * return a {@link SluicePool} over the driver named after {@code sluice:}.
+ *
+ * <p>Every {@link SluicePool.Builder} setting that takes a plain value is an option of the same name;
+ * durations are ISO-8601 ({@code PT2S}, {@code PT500MS}... written {@code PT0.5S}). A bad value is rejected
+ * with the builder's message. An option that is neither Sluice's, nor a standard R2DBC one, nor one the
+ * target driver declares is rejected too, so that a typo ({@code maxSise=20}) never passes silently;
+ * when a driver declares no options of its own, its options cannot be told from typos and are passed on.
+ */
+public final class SluiceConnectionFactoryProvider implements ConnectionFactoryProvider {
+
+    /** The driver name in the URL: {@code r2dbc:sluice:<driver>[:<protocol>]://...}. */
+    public static final String DRIVER = "sluice";
+
+    private static final Map<String, BiConsumer<SluicePool.Builder, Object>> OPTIONS = new LinkedHashMap<>();
+
+    static {
+        OPTIONS.put("name", (b, v) -> b.name(text(v)));
+        OPTIONS.put("maxSize", (b, v) -> b.maxSize(integer("maxSize", v)));
+        OPTIONS.put("minIdle", (b, v) -> b.minIdle(integer("minIdle", v)));
+        OPTIONS.put("acquireTimeout", (b, v) -> b.acquireTimeout(duration("acquireTimeout", v)));
+        OPTIONS.put("createTimeout", (b, v) -> b.createTimeout(duration("createTimeout", v)));
+        OPTIONS.put("maxIdleTime", (b, v) -> b.maxIdleTime(duration("maxIdleTime", v)));
+        OPTIONS.put("maxLifetime", (b, v) -> b.maxLifetime(duration("maxLifetime", v)));
+        OPTIONS.put("lifetimeJitter", (b, v) -> b.lifetimeJitter(decimal("lifetimeJitter", v)));
+        OPTIONS.put("backgroundEvictionInterval",
+                (b, v) -> b.backgroundEvictionInterval(duration("backgroundEvictionInterval", v)));
+        OPTIONS.put("remoteValidationAfterIdle",
+                (b, v) -> b.remoteValidationAfterIdle(duration("remoteValidationAfterIdle", v)));
+        OPTIONS.put("keepaliveInterval", (b, v) -> b.keepaliveInterval(duration("keepaliveInterval", v)));
+        OPTIONS.put("validationTimeout", (b, v) -> b.validationTimeout(duration("validationTimeout", v)));
+        OPTIONS.put("validationQuery", (b, v) -> b.validationQuery(text(v)));
+        OPTIONS.put("releaseTimeout", (b, v) -> b.releaseTimeout(duration("releaseTimeout", v)));
+        OPTIONS.put("closeTimeout", (b, v) -> b.closeTimeout(duration("closeTimeout", v)));
+        OPTIONS.put("failFast", (b, v) -> b.failFast(duration("failFast", v)));
+    }
+
+    /** The names of the options this provider understands. */
+    public static Set<String> optionNames() {
+        return java.util.Collections.unmodifiableSet(OPTIONS.keySet());
+    }
+
+    @Override
+    public SluicePool create(ConnectionFactoryOptions options) {
+        String protocol = (String) options.getRequiredValue(ConnectionFactoryOptions.PROTOCOL);
+        if (protocol.isBlank()) {
+            throw new IllegalArgumentException("A Sluice URL names the driver it pools: "
+                    + "r2dbc:sluice:<driver>://..., for example r2dbc:sluice:postgresql://host/db");
+        }
+        int colon = protocol.indexOf(':');
+        String driver = colon < 0 ? protocol : protocol.substring(0, colon);
+        String driverProtocol = colon < 0 ? null : protocol.substring(colon + 1);
+
+        ConnectionFactoryOptions.Builder target = ConnectionFactoryOptions.builder();
+        Map<String, Object> sluiceOptions = new LinkedHashMap<>();
+        Map<Option<?>, Object> all = entries(options);
+        for (Map.Entry<Option<?>, Object> entry : all.entrySet()) {
+            String name = entry.getKey().name();
+            if (OPTIONS.containsKey(name)) {
+                sluiceOptions.put(name, entry.getValue());
+            } else if (!name.equals(ConnectionFactoryOptions.DRIVER.name())
+                    && !name.equals(ConnectionFactoryOptions.PROTOCOL.name())) {
+                @SuppressWarnings("unchecked")
+                Option<Object> option = (Option<Object>) entry.getKey();
+                target.option(option, entry.getValue());
+            }
+        }
+        target.option(ConnectionFactoryOptions.DRIVER, driver);
+        if (driverProtocol != null && !driverProtocol.isEmpty()) {
+            target.option(ConnectionFactoryOptions.PROTOCOL, driverProtocol);
+        }
+        ConnectionFactoryOptions targetOptions = target.build();
+        rejectUnknown(all.keySet(), targetOptions, driver);
+
+        SluicePool.Builder builder = SluicePool.builder(ConnectionFactories.get(targetOptions));
+        sluiceOptions.forEach((name, value) -> OPTIONS.get(name).accept(builder, value));
+        return builder.build();
+    }
+
+    @Override
+    public boolean supports(ConnectionFactoryOptions options) {
+        return DRIVER.equals(options.getValue(ConnectionFactoryOptions.DRIVER));
+    }
+
+    @Override
+    public String getDriver() {
+        return DRIVER;
+    }
+
+    private static void rejectUnknown(Set<Option<?>> given, ConnectionFactoryOptions target, String driver) {
+        Set<String> known = new LinkedHashSet<>(OPTIONS.keySet());
+        known.addAll(declaredOptions(ConnectionFactoryOptions.class));
+        Set<String> driverOptions = null;
+        for (ConnectionFactoryProvider provider : ServiceLoader.load(ConnectionFactoryProvider.class,
+                SluiceConnectionFactoryProvider.class.getClassLoader())) {
+            if (!(provider instanceof SluiceConnectionFactoryProvider) && provider.supports(target)) {
+                driverOptions = declaredOptions(provider.getClass());
+                break;
+            }
+        }
+        if (driverOptions == null || driverOptions.isEmpty()) {
+            return;
+        }
+        known.addAll(driverOptions);
+        for (Option<?> option : given) {
+            if (!known.contains(option.name())) {
+                throw new IllegalArgumentException("Unknown option '" + option.name() + "' in a Sluice URL: it is "
+                        + "neither a Sluice option " + OPTIONS.keySet() + " nor an option that driver '" + driver
+                        + "' declares");
+            }
+        }
+    }
+
+    private static Set<String> declaredOptions(Class<?> type) {
+        Set<String> names = new LinkedHashSet<>();
+        for (Field field : type.getFields()) {
+            if (Modifier.isStatic(field.getModifiers()) && field.getType() == Option.class) {
+                try {
+                    names.add(((Option<?>) field.get(null)).name());
+                } catch (IllegalAccessException | RuntimeException ignored) {
+                    // a field we cannot read is an option we cannot vouch for; it stays unknown
+                }
+            }
+        }
+        return names;
+    }
+
+    /**
+     * The SPI offers no way to list the options of a {@link ConnectionFactoryOptions}, and a pool that
+     * forwards options to a driver must see them all; the one private map is read reflectively.
+     */
+    @SuppressWarnings("unchecked")
+    private static Map<Option<?>, Object> entries(ConnectionFactoryOptions options) {
+        try {
+            Field field = ConnectionFactoryOptions.class.getDeclaredField("options");
+            field.setAccessible(true);
+            return new LinkedHashMap<>((Map<Option<?>, Object>) field.get(options));
+        } catch (ReflectiveOperationException | RuntimeException error) {
+            throw new IllegalStateException("Cannot read the options of " + options
+                    + "; build the pool with SluicePool.builder(...) instead", error);
+        }
+    }
+
+    private static String text(Object value) {
+        return value.toString();
+    }
+
+    private static int integer(String name, Object value) {
+        if (value instanceof Number number) {
+            return number.intValue();
+        }
+        try {
+            return Integer.parseInt(value.toString().trim());
+        } catch (NumberFormatException error) {
+            throw new IllegalArgumentException(name + " '" + value + "' must be a whole number", error);
+        }
+    }
+
+    private static double decimal(String name, Object value) {
+        if (value instanceof Number number) {
+            return number.doubleValue();
+        }
+        try {
+            return Double.parseDouble(value.toString().trim());
+        } catch (NumberFormatException error) {
+            throw new IllegalArgumentException(name + " '" + value + "' must be a number", error);
+        }
+    }
+
+    private static Duration duration(String name, Object value) {
+        if (value instanceof Duration duration) {
+            return duration;
+        }
+        try {
+            return Duration.parse(value.toString().trim());
+        } catch (DateTimeParseException error) {
+            throw new IllegalArgumentException(name + " '" + value + "' must be an ISO-8601 duration such as "
+                    + "PT2S or PT0.5S", error);
+        }
+    }
+}
