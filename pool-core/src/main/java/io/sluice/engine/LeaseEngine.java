@@ -207,8 +207,10 @@ public final class LeaseEngine<R> implements Disposable {
             }
             if (op.deadline - now <= 0) {
                 if (op.compareAndSet(AcquireOperation.WAITING, AcquireOperation.DONE)) {
+                    // The message counts this waiter among the pending ones: it was, until now.
+                    AcquireTimeoutException timedOut = timeout(op, now, null);
                     pending.decrementAndGet();
-                    op.fail(timeout(op, now, null));
+                    op.fail(timedOut);
                 }
             } else if (next == Long.MAX_VALUE || op.deadline - next < 0) {
                 next = op.deadline;

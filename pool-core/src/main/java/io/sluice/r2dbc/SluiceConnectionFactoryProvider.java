@@ -60,7 +60,8 @@ public final class SluiceConnectionFactoryProvider implements ConnectionFactoryP
 
     @Override
     public SluicePool create(ConnectionFactoryOptions options) {
-        String protocol = (String) options.getRequiredValue(ConnectionFactoryOptions.PROTOCOL);
+        Object protocolValue = options.getValue(ConnectionFactoryOptions.PROTOCOL);
+        String protocol = protocolValue == null ? "" : protocolValue.toString();
         if (protocol.isBlank()) {
             throw new IllegalArgumentException("A Sluice URL names the driver it pools: "
                     + "r2dbc:sluice:<driver>://..., for example r2dbc:sluice:postgresql://host/db");

@@ -1,0 +1,262 @@
+package io.sluice.r2dbc;
+
+import static io.sluice.r2dbc.PoolFixture.acquire;
+import static io.sluice.r2dbc.PoolFixture.close;
+import static io.sluice.r2dbc.PoolFixture.physical;
+import static io.sluice.r2dbc.PoolFixture.received;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.r2dbc.spi.Connection;
+import io.sluice.AcquireTimeoutException;
+import io.sluice.Deadline;
+import io.sluice.testing.FakeConnection;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import reactor.core.Disposable;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+import reactor.test.subscriber.TestSubscriber;
+
+class SluicePoolAcquireTest {
+
+    private final PoolFixture fixture = new PoolFixture();
+
+    @AfterEach
+    void closePools() {
+        fixture.closeAll();
+    }
+
+    @Test
+    void acquiringAnIdleConnectionSchedulesNoTimer() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        pool.warmup(1).block();
+        int timersBefore = fixture.timers.delayed.get();
+
+        for (int i = 0; i < 100; i++) {
+            Connection connection = received(acquire(pool.create()));
+            close(connection);
+        }
+
+        assertThat(fixture.timers.delayed.get()).isEqualTo(timersBefore);
+        assertThat(fixture.factory.created).hasSize(1);
+    }
+
+    @Test
+    void waitersAreServedFirstComeFirstServed() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        Connection held = received(acquire(pool.create()));
+        TestSubscriber<Connection> first = acquire(pool.create());
+        TestSubscriber<Connection> second = acquire(pool.create());
+        TestSubscriber<Connection> third = acquire(pool.create());
+        assertThat(pool.state().pending()).isEqualTo(3);
+
+        close(held);
+        assertThat(first.isTerminatedComplete()).isTrue();
+        assertThat(second.isTerminated()).isFalse();
+        close(received(first));
+        assertThat(second.isTerminatedComplete()).isTrue();
+        assertThat(third.isTerminated()).isFalse();
+        close(received(second));
+        close(received(third));
+        assertThat(pool.state().pending()).isZero();
+        assertThat(pool.state().inUse()).isZero();
+    }
+
+    @Test
+    void acquireTimesOutAtTheConfiguredTimeoutNamingThePoolAndItsState() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        received(acquire(pool.create()));
+        TestSubscriber<Connection> waiter = acquire(pool.create());
+
+        fixture.advance(Duration.ofMillis(999));
+        assertThat(waiter.isTerminated()).isFalse();
+        fixture.advance(Duration.ofMillis(1));
+
+        Throwable error = waiter.expectTerminalError();
+        assertThat(error).isInstanceOf(AcquireTimeoutException.class)
+                .hasMessageContaining("'test-pool'")
+                .hasMessageContaining("after 1000 ms")
+                .hasMessageContaining("(acquireTimeout)")
+                .hasMessageContaining("in use 1, idle 0, pending 1, creating 0, max 1");
+        assertThat(((AcquireTimeoutException) error).waited()).isEqualTo(Duration.ofSeconds(1));
+        assertThat(pool.state().pending()).isZero();
+    }
+
+    @Test
+    void deadlineFromContextWinsOverConfiguredTimeout() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        received(acquire(pool.create()));
+        TestSubscriber<Connection> waiter = acquire(pool.create().contextWrite(Deadline.within(Duration.ofMillis(200))));
+
+        fixture.advance(Duration.ofMillis(200));
+
+        assertThat(waiter.expectTerminalError()).isInstanceOf(AcquireTimeoutException.class)
+                .hasMessageContaining("deadline from the subscriber's Context");
+    }
+
+    @Test
+    void laterDeadlineFromContextDoesNotExtendTheConfiguredTimeout() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        received(acquire(pool.create()));
+        TestSubscriber<Connection> waiter = acquire(pool.create().contextWrite(Deadline.within(Duration.ofSeconds(5))));
+
+        fixture.advance(Duration.ofSeconds(1));
+
+        assertThat(waiter.expectTerminalError()).isInstanceOf(AcquireTimeoutException.class)
+                .hasMessageContaining("(acquireTimeout)");
+    }
+
+    @Test
+    void deadlineCoversConnectionCreationAndALateConnectionStaysInThePool() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        Sinks.One<FakeConnection> slowCreation = Sinks.one();
+        fixture.factory.creation = slowCreation::asMono;
+        TestSubscriber<Connection> waiter = acquire(pool.create());
+        assertThat(pool.state().creating()).isEqualTo(1);
+
+        fixture.advance(Duration.ofSeconds(1));
+        assertThat(waiter.expectTerminalError()).isInstanceOf(AcquireTimeoutException.class)
+                .hasMessageContaining("creating 1");
+
+        FakeConnection late = new FakeConnection();
+        slowCreation.tryEmitValue(late);
+        assertThat(pool.state().idle()).isEqualTo(1);
+        assertThat(late.closes).hasValue(0);
+        assertThat(physical(received(acquire(pool.create())))).isSameAs(late);
+    }
+
+    @Test
+    void deadlineCoversValidationAndAHungValidationDestroysTheConnection() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1).validationTimeout(Duration.ofSeconds(1)));
+        pool.warmup(1).block();
+        FakeConnection connection = fixture.factory.last();
+        connection.remoteValidation = Mono.never();
+        fixture.advance(Duration.ofSeconds(1)); // idle past the 500 ms window: the next borrow validates remotely
+
+        TestSubscriber<Connection> borrower = acquire(pool.create().contextWrite(Deadline.within(Duration.ofMillis(300))));
+        fixture.advance(Duration.ofMillis(300));
+
+        assertThat(borrower.expectTerminalError()).isInstanceOf(AcquireTimeoutException.class);
+        assertThat(connection.closes).hasValue(1);
+    }
+
+    @Test
+    void aConnectionFailingValidationIsDestroyedAndTheBorrowerGetsAnother() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        pool.warmup(1).block();
+        FakeConnection broken = fixture.factory.last();
+        broken.alive = false;
+
+        Connection connection = received(acquire(pool.create()));
+
+        assertThat(physical(connection)).isNotSameAs(broken);
+        assertThat(broken.closes).hasValue(1);
+        assertThat(fixture.factory.created).hasSize(2);
+    }
+
+    @Test
+    void onlyAConnectionIdleLongerThanTheWindowIsValidatedRemotely() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        pool.warmup(1).block();
+        FakeConnection connection = fixture.factory.last();
+
+        close(received(acquire(pool.create())));
+        fixture.advance(Duration.ofMillis(400));
+        close(received(acquire(pool.create())));
+        assertThat(connection.remoteValidations).hasValue(0);
+
+        fixture.advance(Duration.ofMillis(600));
+        close(received(acquire(pool.create())));
+        assertThat(connection.remoteValidations).hasValue(1);
+    }
+
+    @Test
+    void cancellingAWaiterLosesNothingAndTheNextWaiterIsServed() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        Connection held = received(acquire(pool.create()));
+        TestSubscriber<Connection> cancelled = acquire(pool.create());
+        TestSubscriber<Connection> next = acquire(pool.create());
+
+        cancelled.cancel();
+        assertThat(pool.state().pending()).isEqualTo(1);
+        close(held);
+
+        assertThat(cancelled.getReceivedOnNext()).isEmpty();
+        close(received(next));
+        assertThat(pool.state().inUse()).isZero();
+        assertThat(pool.state().idle()).isEqualTo(1);
+    }
+
+    @Test
+    void cancellingWhileTheConnectionIsCreatedKeepsTheConnectionIdle() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        Sinks.One<FakeConnection> creation = Sinks.one();
+        fixture.factory.creation = creation::asMono;
+        TestSubscriber<Connection> borrower = acquire(pool.create());
+
+        borrower.cancel();
+        FakeConnection made = new FakeConnection();
+        creation.tryEmitValue(made);
+
+        assertThat(pool.state().idle()).isEqualTo(1);
+        assertThat(pool.state().inUse()).isZero();
+        assertThat(made.closes).hasValue(0);
+    }
+
+    @Test
+    void cancellingWhileTheConnectionIsValidatedReturnsItToThePool() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        pool.warmup(1).block();
+        FakeConnection connection = fixture.factory.last();
+        Sinks.One<Boolean> validation = Sinks.one();
+        connection.remoteValidation = validation.asMono();
+        fixture.advance(Duration.ofSeconds(1));
+        TestSubscriber<Connection> borrower = acquire(pool.create());
+
+        borrower.cancel();
+        validation.tryEmitValue(true);
+
+        assertThat(pool.state().idle()).isEqualTo(1);
+        assertThat(pool.state().inUse()).isZero();
+        assertThat(connection.closes).hasValue(0);
+    }
+
+    @Test
+    void cancellingWhileTheConnectionIsInUseReleasesIt() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        Disposable work = Mono.usingWhen(pool.create(), connection -> Mono.never(), Connection::close).subscribe();
+        assertThat(pool.state().inUse()).isEqualTo(1);
+
+        work.dispose();
+
+        assertThat(pool.state().inUse()).isZero();
+        assertThat(pool.state().idle()).isEqualTo(1);
+    }
+
+    @Test
+    void aCreationFailureReachesTheWaiterAtOnceWithItsCause() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        fixture.factory.creation = () -> Mono.error(new IllegalStateException("connection refused"));
+
+        TestSubscriber<Connection> borrower = acquire(pool.create());
+
+        assertThat(borrower.expectTerminalError()).hasMessage("connection refused");
+        assertThat(pool.state().creating()).isZero();
+        assertThat(pool.state().pending()).isZero();
+    }
+
+    @Test
+    void aNewConnectionIsCreatedOnlyWhenNothingIsIdle() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(2));
+        Connection first = received(acquire(pool.create()));
+        close(first);
+        Connection again = received(acquire(pool.create()));
+        Connection second = received(acquire(pool.create()));
+
+        assertThat(fixture.factory.created).hasSize(2);
+        assertThat(physical(again)).isNotSameAs(physical(second));
+        close(again);
+        close(second);
+    }
+}

@@ -1,0 +1,176 @@
+package io.sluice.testing;
+
+import io.r2dbc.spi.Batch;
+import io.r2dbc.spi.Connection;
+import io.r2dbc.spi.ConnectionMetadata;
+import io.r2dbc.spi.IsolationLevel;
+import io.r2dbc.spi.Statement;
+import io.r2dbc.spi.TransactionDefinition;
+import io.r2dbc.spi.ValidationDepth;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.reactivestreams.Publisher;
+import reactor.core.publisher.Mono;
+
+/**
+ * An in-memory R2DBC connection for tests of the pool itself: it tracks a transaction flag, the isolation
+ * level and what was called, and can be told to fail validation, rollback or close. Statements are not
+ * supported.
+ */
+public final class FakeConnection implements Connection {
+
+    private static final AtomicInteger IDS = new AtomicInteger();
+
+    public final int id = IDS.incrementAndGet();
+    public final AtomicInteger closes = new AtomicInteger();
+    public final AtomicInteger rollbacks = new AtomicInteger();
+    public final AtomicInteger remoteValidations = new AtomicInteger();
+
+    private volatile boolean inTransaction;
+    private volatile boolean autoCommit = true;
+    private volatile IsolationLevel isolation = IsolationLevel.READ_COMMITTED;
+    private volatile Duration statementTimeout = Duration.ZERO;
+
+    /** When false, both local and remote validation answer false. */
+    public volatile boolean alive = true;
+    /** When set, remote validation returns this publisher instead of answering. */
+    public volatile Publisher<Boolean> remoteValidation;
+    /** When set, rollback returns this publisher. */
+    public volatile Publisher<Void> rollback;
+
+    /** Starts a transaction the way a plain SQL {@code BEGIN} would: behind the pool's back. */
+    public void beginBehindThePoolsBack() {
+        inTransaction = true;
+    }
+
+    public boolean inTransaction() {
+        return inTransaction;
+    }
+
+    public Duration statementTimeout() {
+        return statementTimeout;
+    }
+
+    @Override
+    public Publisher<Void> beginTransaction() {
+        return Mono.fromRunnable(() -> inTransaction = true);
+    }
+
+    @Override
+    public Publisher<Void> beginTransaction(TransactionDefinition definition) {
+        return Mono.fromRunnable(() -> {
+            IsolationLevel level = definition.getAttribute(TransactionDefinition.ISOLATION_LEVEL);
+            if (level != null) {
+                isolation = level;
+            }
+            inTransaction = true;
+        });
+    }
+
+    @Override
+    public Publisher<Void> close() {
+        return Mono.fromRunnable(closes::incrementAndGet);
+    }
+
+    @Override
+    public Publisher<Void> commitTransaction() {
+        return Mono.fromRunnable(() -> inTransaction = false);
+    }
+
+    @Override
+    public Batch createBatch() {
+        throw new UnsupportedOperationException("FakeConnection runs no SQL");
+    }
+
+    @Override
+    public Publisher<Void> createSavepoint(String name) {
+        return Mono.empty();
+    }
+
+    @Override
+    public Statement createStatement(String sql) {
+        throw new UnsupportedOperationException("FakeConnection runs no SQL");
+    }
+
+    @Override
+    public boolean isAutoCommit() {
+        return autoCommit && !inTransaction;
+    }
+
+    @Override
+    public ConnectionMetadata getMetadata() {
+        return new ConnectionMetadata() {
+            @Override
+            public String getDatabaseProductName() {
+                return "fake";
+            }
+
+            @Override
+            public String getDatabaseVersion() {
+                return "1";
+            }
+        };
+    }
+
+    @Override
+    public IsolationLevel getTransactionIsolationLevel() {
+        return isolation;
+    }
+
+    @Override
+    public Publisher<Void> releaseSavepoint(String name) {
+        return Mono.empty();
+    }
+
+    @Override
+    public Publisher<Void> rollbackTransaction() {
+        Publisher<Void> override = rollback;
+        if (override != null) {
+            return override;
+        }
+        return Mono.fromRunnable(() -> {
+            rollbacks.incrementAndGet();
+            inTransaction = false;
+        });
+    }
+
+    @Override
+    public Publisher<Void> rollbackTransactionToSavepoint(String name) {
+        return Mono.empty();
+    }
+
+    @Override
+    public Publisher<Void> setAutoCommit(boolean autoCommit) {
+        return Mono.fromRunnable(() -> this.autoCommit = autoCommit);
+    }
+
+    @Override
+    public Publisher<Void> setLockWaitTimeout(Duration timeout) {
+        return Mono.empty();
+    }
+
+    @Override
+    public Publisher<Void> setStatementTimeout(Duration timeout) {
+        return Mono.fromRunnable(() -> statementTimeout = timeout);
+    }
+
+    @Override
+    public Publisher<Void> setTransactionIsolationLevel(IsolationLevel isolationLevel) {
+        return Mono.fromRunnable(() -> isolation = isolationLevel);
+    }
+
+    @Override
+    public Publisher<Boolean> validate(ValidationDepth depth) {
+        if (depth == ValidationDepth.LOCAL) {
+            return Mono.fromSupplier(() -> alive);
+        }
+        remoteValidations.incrementAndGet();
+        Publisher<Boolean> override = remoteValidation;
+        return override != null ? override : Mono.fromSupplier(() -> alive);
+    }
+
+    @Override
+    public String toString() {
+        return "FakeConnection#" + id;
+    }
+}
