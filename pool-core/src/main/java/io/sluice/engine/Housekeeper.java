@@ -2,7 +2,6 @@ package io.sluice.engine;
 
 import java.time.Duration;
 import reactor.core.Disposable;
-import reactor.core.publisher.Mono;
 
 /**
  * The background reaper, run every {@code evictionInterval} on the pool's clock. For each idle resource,
@@ -68,7 +67,7 @@ final class Housekeeper<R> implements Runnable {
     }
 
     private void keepAlive(Slot<R> slot, int generation) {
-        Mono.from(engine.lifecycle.validate(slot.resource, true))
+        engine.validation(slot.resource, true)
                 .timeout(Duration.ofNanos(settings.validationTimeoutNanos()), settings.clock().scheduler())
                 .subscribe(new Validation<>(slot, true, settings.clock(), valid -> {
                     if (valid && generation == engine.generation() && !engine.isDisposed()) {

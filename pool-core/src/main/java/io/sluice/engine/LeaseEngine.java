@@ -12,6 +12,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.reactivestreams.Publisher;
 import reactor.core.CoreSubscriber;
 import reactor.core.Disposable;
+import reactor.core.Exceptions;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Operators;
 import reactor.core.publisher.Sinks;
@@ -258,7 +259,7 @@ public final class LeaseEngine<R> implements Disposable {
             retireHeld(slot);
             return RETIRED;
         }
-        Object local = Publishers.now(lifecycle.validate(slot.resource, false));
+        Object local = Publishers.now(validation(slot.resource, false));
         if (local == Publishers.LATER) {
             return CHECK_LATER;
         }
@@ -269,12 +270,32 @@ public final class LeaseEngine<R> implements Disposable {
         return now - slot.idleSince() > settings.remoteValidationNanos() ? CHECK_LATER : GOOD;
     }
 
+    /**
+     * The lifecycle's validation as a publisher that never throws: a driver whose {@code validate} throws
+     * instead of signalling gets its resource treated as invalid, not a slot lost mid-claim.
+     */
+    Mono<Boolean> validation(R resource, boolean remote) {
+        try {
+            return Mono.from(lifecycle.validate(resource, remote));
+        } catch (Throwable error) {
+            Exceptions.throwIfJvmFatal(error);
+            return Mono.just(false);
+        }
+    }
+
     private void handOver(AcquireOperation<R> op, Slot<R> slot, long now) {
         Lease<R> lease = new Lease<>(this, slot, now);
         if (capacity == 1) {
             slot.lease = lease;
         }
-        op.emit(lease);
+        try {
+            op.emit(lease);
+        } catch (Throwable error) {
+            // A subscriber that throws from onNext breaks the Reactive Streams rules; it must not also
+            // break the drain loop for everyone else. The lease stays with it, as handed over.
+            Exceptions.throwIfJvmFatal(error);
+            Operators.onErrorDropped(error, op.actual.currentContext());
+        }
     }
 
     /**
@@ -292,7 +313,7 @@ public final class LeaseEngine<R> implements Disposable {
             return;
         }
         boolean remote = now - slot.idleSince() > settings.remoteValidationNanos();
-        Mono.from(lifecycle.validate(slot.resource, remote))
+        validation(slot.resource, remote)
                 .timeout(Duration.ofNanos(budget), clock.scheduler())
                 .subscribe(new Validation<>(slot, remote, clock, valid -> {
                     long at = clock.nanoTime();

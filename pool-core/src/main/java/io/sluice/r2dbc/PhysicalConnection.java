@@ -23,7 +23,16 @@ final class PhysicalConnection {
     PhysicalConnection(Connection connection) {
         this.connection = connection;
         this.defaultAutoCommit = connection.isAutoCommit();
-        this.defaultIsolation = connection.getTransactionIsolationLevel();
+        this.defaultIsolation = isolationOf(connection);
+    }
+
+    /** A driver that cannot tell its isolation level gets none restored, rather than no connection. */
+    private static IsolationLevel isolationOf(Connection connection) {
+        try {
+            return connection.getTransactionIsolationLevel();
+        } catch (RuntimeException unsupported) {
+            return null;
+        }
     }
 
     boolean sessionChanged() {

@@ -259,4 +259,39 @@ class SluicePoolAcquireTest {
         close(again);
         close(second);
     }
+
+    @Test
+    void aValidationThatThrowsCountsAsFailedAndLosesNoSlot() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        pool.warmup(1).block();
+        FakeConnection throwing = fixture.factory.last();
+        throwing.validateThrows = true;
+
+        Connection connection = received(acquire(pool.create()));
+
+        assertThat(physical(connection)).isNotSameAs(throwing);
+        assertThat(throwing.closes).hasValue(1);
+        close(connection);
+        assertThat(pool.state().idle()).isEqualTo(1);
+    }
+
+    @Test
+    void aValidationThatThrowsWhileServingAWaiterKeepsServingWaiters() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(2));
+        Connection first = received(acquire(pool.create()));
+        Connection second = received(acquire(pool.create()));
+        TestSubscriber<Connection> waiter = acquire(pool.create());
+        physical(first).validateThrows = true;
+
+        close(first);
+
+        Connection served = received(waiter);
+        assertThat(physical(served)).isNotSameAs(physical(first));
+        TestSubscriber<Connection> next = acquire(pool.create());
+        close(second);
+        close(received(next));
+        close(served);
+        assertThat(pool.state().inUse()).isZero();
+        assertThat(pool.state().pending()).isZero();
+    }
 }

@@ -35,6 +35,8 @@ public final class FakeConnection implements Connection {
     public volatile boolean alive = true;
     /** When set, remote validation returns this publisher instead of answering. */
     public volatile Publisher<Boolean> remoteValidation;
+    /** When true, validate() throws instead of answering, as a badly behaved driver might. */
+    public volatile boolean validateThrows;
     /** When set, rollback returns this publisher. */
     public volatile Publisher<Void> rollback;
 
@@ -161,6 +163,9 @@ public final class FakeConnection implements Connection {
 
     @Override
     public Publisher<Boolean> validate(ValidationDepth depth) {
+        if (validateThrows) {
+            throw new IllegalStateException("validate() threw");
+        }
         if (depth == ValidationDepth.LOCAL) {
             return Mono.fromSupplier(() -> alive);
         }
