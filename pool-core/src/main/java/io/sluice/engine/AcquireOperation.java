@@ -19,6 +19,7 @@ final class AcquireOperation<R> extends AtomicInteger implements Subscription {
     static final int WAITING = 1;
     static final int CHECKING = 2;
     static final int DONE = 3;
+    static final int ADMITTING = 4;
 
     final CoreSubscriber<? super Lease<R>> actual;
     final LeaseEngine<R> engine;
@@ -28,6 +29,8 @@ final class AcquireOperation<R> extends AtomicInteger implements Subscription {
     /** The absolute deadline on the pool's clock; 0 until a slow path needs it. */
     long deadline;
     boolean deadlineFromContext;
+    /** The wait the admission limiter reserved, to give back if this acquire is cancelled meanwhile. */
+    long admissionWait;
     private boolean requested;
 
     AcquireOperation(CoreSubscriber<? super Lease<R>> actual, LeaseEngine<R> engine) {
@@ -55,6 +58,8 @@ final class AcquireOperation<R> extends AtomicInteger implements Subscription {
                 if (state == WAITING) {
                     // Stays in the queue as a settled node until the drain loop meets it at the head.
                     engine.waiterCancelled();
+                } else if (state == ADMITTING) {
+                    engine.admissionCancelled(this);
                 }
                 // A CHECKING operation's validation sees DONE when it completes and returns the resource.
                 return;

@@ -1,5 +1,6 @@
 package io.sluice.engine;
 
+import io.sluice.AdmissionLimiter;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -22,6 +23,8 @@ import java.util.Objects;
  * @param validationTimeoutNanos    the longest one validation may take
  * @param releaseTimeoutNanos       the longest the reset on release, or a destroy, may take
  * @param closeTimeoutNanos         how long close waits for leases before destroying them (0: forever)
+ * @param acquireLimiter            admits acquires (shared between pools, or {@code unlimited()})
+ * @param createLimiter             admits resource creations
  * @param clock                     time and timers
  */
 public record EngineSettings(
@@ -40,11 +43,15 @@ public record EngineSettings(
         long validationTimeoutNanos,
         long releaseTimeoutNanos,
         long closeTimeoutNanos,
+        AdmissionLimiter acquireLimiter,
+        AdmissionLimiter createLimiter,
         PoolClock clock) {
 
     public EngineSettings {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(clock, "clock");
+        Objects.requireNonNull(acquireLimiter, "acquireLimiter");
+        Objects.requireNonNull(createLimiter, "createLimiter");
         check(maxSize >= 1 && minIdle >= 0 && minIdle <= maxSize && capacity >= 1 && capacity < Slot.RETIRING,
                 "sizes");
         check(acquireTimeoutNanos > 0 && createTimeoutNanos > 0 && validationTimeoutNanos > 0
@@ -58,6 +65,15 @@ public record EngineSettings(
         if (!rule) {
             throw new IllegalArgumentException("invalid engine settings (" + what + ")");
         }
+    }
+
+    /** The same settings for another shard: its own name, sizes, lifetimes and acquire limiter. */
+    public EngineSettings forShard(String shardName, int shardMax, int shardMinIdle, long shardMaxIdle,
+            long shardMaxLifetime, AdmissionLimiter shardAcquireLimiter) {
+        return new EngineSettings(shardName, shardMax, shardMinIdle, capacity, acquireTimeoutNanos,
+                createTimeoutNanos, shardMaxIdle, shardMaxLifetime, lifetimeJitter, evictionIntervalNanos,
+                remoteValidationNanos, keepaliveNanos, validationTimeoutNanos, releaseTimeoutNanos,
+                closeTimeoutNanos, shardAcquireLimiter, createLimiter, clock);
     }
 
     /** Nanoseconds of a duration, saturating instead of overflowing. */

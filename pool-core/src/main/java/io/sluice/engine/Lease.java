@@ -37,6 +37,11 @@ public final class Lease<R> {
         return resource;
     }
 
+    /** The name of the pool (or shard) the lease is from. */
+    public String poolName() {
+        return engine.name();
+    }
+
     /** When the lease was handed over, on the pool's clock. */
     public long acquiredAtNanos() {
         return acquiredAt;

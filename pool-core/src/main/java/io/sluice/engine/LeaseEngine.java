@@ -1,6 +1,8 @@
 package io.sluice.engine;
 
 import io.sluice.AcquireTimeoutException;
+import io.sluice.AdmissionLimiter;
+import io.sluice.AdmissionRefusedException;
 import io.sluice.PoolClosedException;
 import io.sluice.PoolState;
 import java.time.Duration;
@@ -75,15 +77,34 @@ public final class LeaseEngine<R> implements Disposable {
     /** Bumped by {@link #evictAll()}: a creation started before it delivers a resource nobody may use. */
     private volatile int generation;
 
+    private final SharedCapacity gate;
+    /** Set while this engine waits in the gate's queue of shards starved for a permit. */
+    final AtomicBoolean starvingMark = new AtomicBoolean();
+    /** Idle resources other shards are closing for this one, not yet given back. */
+    private final AtomicInteger reclaimsPending = new AtomicInteger();
+    private final AdmissionLimiter acquireLimiter;
+    private final AdmissionLimiter createLimiter;
+    /** When this engine last served an acquire: how lazily made shards know they are unused. */
+    volatile long lastActivity;
+
     private final AtomicBoolean closed = new AtomicBoolean();
     private final Sinks.Empty<Void> terminated = Sinks.empty();
     private final DeadlineSweeper sweeper = new DeadlineSweeper(this);
     private final Housekeeper<R> housekeeper;
     private final Mono<Lease<R>> acquireMono = new AcquireMono();
 
-    @SuppressWarnings("unchecked")
+    /** An engine of its own, whose maxSize is its only cap. */
     public LeaseEngine(EngineSettings settings, ResourceLifecycle<R> lifecycle) {
+        this(settings, lifecycle, SharedCapacity.unbounded());
+    }
+
+    /** A shard of a pool, whose resources also count against the pool's {@code gate}. */
+    @SuppressWarnings("unchecked")
+    public LeaseEngine(EngineSettings settings, ResourceLifecycle<R> lifecycle, SharedCapacity gate) {
         this.settings = Objects.requireNonNull(settings, "settings");
+        this.gate = Objects.requireNonNull(gate, "gate");
+        this.acquireLimiter = settings.acquireLimiter();
+        this.createLimiter = settings.createLimiter();
         this.lifecycle = Objects.requireNonNull(lifecycle, "lifecycle");
         this.capacity = settings.capacity();
         this.clock = settings.clock();
@@ -92,6 +113,8 @@ public final class LeaseEngine<R> implements Disposable {
             slots[i] = new Slot<>(i);
         }
         this.housekeeper = new Housekeeper<>(this);
+        this.lastActivity = clock.nanoTime();
+        gate.join(this);
         housekeeper.start();
     }
 
@@ -149,6 +172,49 @@ public final class LeaseEngine<R> implements Disposable {
         }
         long now = clock.nanoTime();
         op.startedAt = now;
+        lastActivity = now;
+        if (!acquireLimiter.tryAcquire()) {
+            admitLater(op, now);
+            return;
+        }
+        proceed(op, now);
+    }
+
+    /**
+     * No permit is free now: reserve one if it will be free within the deadline, and go on when it is;
+     * otherwise refuse at once, since waiting could only end in a timeout.
+     */
+    private void admitLater(AcquireOperation<R> op, long now) {
+        long left = op.deadline() - now;
+        long wait = left <= 0 ? AdmissionLimiter.REFUSED : acquireLimiter.reserve(left);
+        if (wait == AdmissionLimiter.REFUSED) {
+            if (op.compareAndSet(AcquireOperation.NEW, AcquireOperation.DONE)) {
+                op.fail(new AdmissionRefusedException(name(), acquireLimiter.name(),
+                        Duration.ofNanos(Math.max(0, left))));
+            }
+            return;
+        }
+        if (wait == 0) {
+            proceed(op, now);
+            return;
+        }
+        op.admissionWait = wait;
+        if (!op.compareAndSet(AcquireOperation.NEW, AcquireOperation.ADMITTING)) {
+            acquireLimiter.cancel(wait); // cancelled before it could wait
+            return;
+        }
+        clock.schedule(() -> {
+            if (op.compareAndSet(AcquireOperation.ADMITTING, AcquireOperation.NEW)) {
+                proceed(op, clock.nanoTime());
+            }
+        }, wait);
+    }
+
+    void admissionCancelled(AcquireOperation<R> op) {
+        acquireLimiter.cancel(op.admissionWait);
+    }
+
+    private void proceed(AcquireOperation<R> op, long now) {
         if (pending.get() == 0) {
             Slot<R> slot;
             while ((slot = claimIdle()) != null) {
@@ -236,13 +302,51 @@ public final class LeaseEngine<R> implements Disposable {
         return null;
     }
 
-    private Slot<R> claimEmpty() {
+    /**
+     * Claims an EMPTY slot and the global permit its resource will hold. For waiters, a refused permit
+     * makes this shard starving (woken by the next permit given back anywhere) and, while the waiters
+     * outnumber the creations and reclaims already under way, asks another shard to close an idle
+     * resource for it.
+     */
+    private Slot<R> claimEmpty(boolean forWaiters) {
         for (Slot<R> slot : slots) {
-            if (slot.get() == Slot.EMPTY && slot.compareAndSet(Slot.EMPTY, Slot.CREATING)) {
+            if (slot.get() != Slot.EMPTY) {
+                continue;
+            }
+            if (!gate.tryTake()) {
+                if (!forWaiters) {
+                    return null;
+                }
+                gate.starved(this, needsPermit());
+                // Registered as starving first, then tried again: a permit given back in between is
+                // seen either here or by the giver, never by neither.
+                if (!gate.tryTake()) {
+                    return null;
+                }
+            }
+            if (slot.compareAndSet(Slot.EMPTY, Slot.CREATING)) {
                 return slot;
             }
+            gate.giveBack(null);
         }
         return null;
+    }
+
+    /** Closes one idle resource so that its permit goes to {@code requester}; false if none is idle. */
+    boolean closeOneIdleFor(LeaseEngine<?> requester) {
+        for (Slot<R> slot : slots) {
+            if (slot.get() == 0 && slot.compareAndSet(0, Slot.RESERVED)) {
+                requester.reclaimsPending.incrementAndGet();
+                slot.reclaimedFor = requester;
+                destroy(slot);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    void reclaimArrived() {
+        reclaimsPending.decrementAndGet();
     }
 
     private static final int GOOD = 0;
@@ -396,7 +500,7 @@ public final class LeaseEngine<R> implements Disposable {
                 continue;
             }
             if (pending.get() > creating.get()) {
-                Slot<R> empty = claimEmpty();
+                Slot<R> empty = claimEmpty(true);
                 if (empty != null) {
                     create(empty, null);
                     continue;
@@ -412,6 +516,17 @@ public final class LeaseEngine<R> implements Disposable {
     /** Starts creating a resource in an EMPTY slot just claimed (now CREATING). */
     void create(Slot<R> slot, Sinks.One<Boolean> done) {
         creating.incrementAndGet();
+        if (!createLimiter.tryAcquire()) {
+            // Spread creations out instead of refusing them: the waiters' own deadlines still bound
+            // how long anyone waits, and the slot (and its permit) stays reserved meanwhile.
+            long wait = createLimiter.reserve(Long.MAX_VALUE / 4);
+            clock.schedule(() -> startCreation(slot, done), wait);
+            return;
+        }
+        startCreation(slot, done);
+    }
+
+    private void startCreation(Slot<R> slot, Sinks.One<Boolean> done) {
         int startedIn = generation;
         Publisher<R> source;
         try {
@@ -429,6 +544,7 @@ public final class LeaseEngine<R> implements Disposable {
         long now = clock.nanoTime();
         if (resource == null) {
             slot.set(Slot.EMPTY);
+            gate.giveBack(null);
             creating.decrementAndGet();
             if (done != null) {
                 done.tryEmitError(error);
@@ -494,7 +610,7 @@ public final class LeaseEngine<R> implements Disposable {
             }
         }
         while (ready < settings.minIdle()) {
-            Slot<R> empty = claimEmpty();
+            Slot<R> empty = claimEmpty(false);
             if (empty == null) {
                 return;
             }
@@ -512,7 +628,7 @@ public final class LeaseEngine<R> implements Disposable {
             int idle = state().idle();
             Mono<Integer> all = Mono.just(0);
             for (int i = idle; i < Math.min(count, slots.length); i++) {
-                Slot<R> empty = claimEmpty();
+                Slot<R> empty = claimEmpty(false);
                 if (empty == null) {
                     break;
                 }
@@ -566,9 +682,20 @@ public final class LeaseEngine<R> implements Disposable {
         int after = slot.decrementAndGet();
         if (Slot.lastLeaseOfRetiring(after)) {
             destroyRetired(slot);
-        } else if (pending.get() > 0) {
+            return;
+        }
+        if (pending.get() > 0) {
             drain();
         }
+        if (after == 0 && gate.anyStarving()) {
+            // This shard's own waiters came first; an idle resource left over goes to a starving shard.
+            gate.offerIdle(this);
+        }
+    }
+
+    /** Whether this shard's waiters outnumber the creations and reclaims under way for them. */
+    boolean needsPermit() {
+        return pending.get() - creating.get() - reclaimsPending.get() > 0;
     }
 
     /**
@@ -615,7 +742,10 @@ public final class LeaseEngine<R> implements Disposable {
     }
 
     private void destroyed(Slot<R> slot) {
+        LeaseEngine<?> reclaimedFor = slot.reclaimedFor;
+        slot.reclaimedFor = null;
         slot.set(Slot.EMPTY);
+        gate.giveBack(reclaimedFor);
         if (closed.get()) {
             checkTerminated();
             return;
@@ -690,6 +820,7 @@ public final class LeaseEngine<R> implements Disposable {
                 return;
             }
         }
+        gate.leave(this);
         terminated.tryEmitEmpty();
     }
 

@@ -19,7 +19,7 @@ import java.util.function.BiConsumer;
  * Makes {@code ConnectionFactories.get("r2dbc:sluice:postgresql://user@host/db?maxSize=20&acquireTimeout=PT2S")}
  * return a {@link SluicePool} over the driver named after {@code sluice:}.
  *
- * <p>Every {@link SluicePool.Builder} setting that takes a plain value is an option of the same name;
+ * <p>Every {@link SluicePoolBuilder} setting that takes a plain value is an option of the same name;
  * durations are ISO-8601 ({@code PT2S}, {@code PT500MS}... written {@code PT0.5S}). A bad value is rejected
  * with the builder's message. An option that is neither Sluice's, nor a standard R2DBC one, nor one the
  * target driver declares is rejected too, so that a typo ({@code maxSise=20}) never passes silently;
@@ -30,7 +30,7 @@ public final class SluiceConnectionFactoryProvider implements ConnectionFactoryP
     /** The driver name in the URL: {@code r2dbc:sluice:<driver>[:<protocol>]://...}. */
     public static final String DRIVER = "sluice";
 
-    private static final Map<String, BiConsumer<SluicePool.Builder, Object>> OPTIONS = new LinkedHashMap<>();
+    private static final Map<String, BiConsumer<SluicePoolBuilder, Object>> OPTIONS = new LinkedHashMap<>();
 
     static {
         OPTIONS.put("name", (b, v) -> b.name(text(v)));
@@ -91,7 +91,7 @@ public final class SluiceConnectionFactoryProvider implements ConnectionFactoryP
         ConnectionFactoryOptions targetOptions = target.build();
         rejectUnknown(all.keySet(), targetOptions, driver);
 
-        SluicePool.Builder builder = SluicePool.builder(ConnectionFactories.get(targetOptions));
+        SluicePoolBuilder builder = SluicePool.builder(ConnectionFactories.get(targetOptions));
         sluiceOptions.forEach((name, value) -> OPTIONS.get(name).accept(builder, value));
         return builder.build();
     }

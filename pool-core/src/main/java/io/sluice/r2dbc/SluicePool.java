@@ -3,17 +3,17 @@ package io.sluice.r2dbc;
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
 import io.r2dbc.spi.ConnectionFactoryMetadata;
-import io.sluice.PoolStartException;
 import io.sluice.PoolState;
-import io.sluice.engine.LeaseEngine;
-import java.time.Duration;
-import java.util.Objects;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Function;
 import io.sluice.engine.EngineSettings;
-import io.sluice.engine.PoolClock;
-import reactor.core.scheduler.Scheduler;
-import static io.sluice.engine.EngineSettings.nanos;
+import io.sluice.engine.Lease;
+import io.sluice.engine.LeaseEngine;
+import io.sluice.engine.SharedCapacity;
+import io.sluice.engine.ShardSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.function.Function;
 import org.reactivestreams.Publisher;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
@@ -35,37 +35,97 @@ import reactor.core.publisher.Mono;
  *             .flatMap(result -> result.map((row, meta) -> row.get("name", String.class))));
  * }</pre>
  *
- * <p>Every acquire has a deadline: {@link Builder#acquireTimeout}, or an earlier
- * {@link io.sluice.Deadline} from the subscriber's Context. It covers waiting, connection creation and
- * validation; when it passes, the subscriber gets an {@link io.sluice.AcquireTimeoutException} that
- * names the pool and its state. A returned connection is rolled back if a transaction is open (however
- * it was begun) and its changed session settings are restored before anyone else gets it.
+ * <p>Every acquire has a deadline: {@link SluicePoolBuilder#acquireTimeout}, or an earlier
+ * {@link io.sluice.Deadline} from the subscriber's Context. It covers admission, waiting, connection
+ * creation and validation; when it passes, the subscriber gets an
+ * {@link io.sluice.AcquireTimeoutException} that names the pool and its state. A returned connection is
+ * rolled back if a transaction is open (however it was begun) and its changed session settings are
+ * restored before anyone else gets it.
+ *
+ * <p>A pool may be split into shards by authority (a tenant, a database), each with its own size, under
+ * one global maximum: see {@link SluicePoolBuilder#shard} and {@link #shard(String)}.
  */
 public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeable, Disposable {
 
     private final SluicePoolConfig config;
     private final ConnectionFactory factory;
-    private final LeaseEngine<PhysicalConnection> engine;
+    private final ShardSet<PhysicalConnection> shards;
     private final Mono<Connection> acquire;
 
-    private SluicePool(SluicePoolConfig config) {
+    SluicePool(SluicePoolConfig config) {
         this.config = config;
         this.factory = config.connectionFactory();
-        this.engine = new LeaseEngine<>(config.engineSettings(), new ConnectionLifecycle(factory,
-                config.postAllocate(), config.preRelease(), config.validationQuery()));
         String name = config.engineSettings().name();
-        this.acquire = engine.acquire().map(lease -> new PooledConnection(lease, name));
+        SharedCapacity gate = config.sharded() ? SharedCapacity.of(config.globalMaxSize()) : SharedCapacity.unbounded();
+        LeaseEngine<PhysicalConnection> defaultShard = new LeaseEngine<>(config.engineSettings(),
+                lifecycle(factory), gate);
+        Map<String, LeaseEngine<PhysicalConnection>> declared = new LinkedHashMap<>();
+        config.shards().forEach((authority, shard) -> declared.put(authority,
+                new LeaseEngine<>(shard.settings(), lifecycle(factoryOf(authority, shard)), gate)));
+        Function<String, LeaseEngine<PhysicalConnection>> onDemand = config.onDemand() == null ? null
+                : authority -> new LeaseEngine<>(renamed(config.onDemand().settings(), name + "[" + authority + "]"),
+                        lifecycle(factoryOf(authority, config.onDemand())), gate);
+        EngineSettings settings = config.engineSettings();
+        this.shards = new ShardSet<>(name, gate, defaultShard, declared, onDemand, config.onDemandLimit(),
+                config.onDemandIdle() == null ? 0 : config.onDemandIdle().toNanos(), settings.clock(),
+                settings.evictionIntervalNanos());
+        // A pool without shards ignores any Authority in the Context and skips the routing altogether.
+        Mono<Lease<PhysicalConnection>> leases = config.sharded() ? shards.acquire() : defaultShard.acquire();
+        this.acquire = leases.map(SluicePool::pooled);
     }
 
     /** Starts building a pool over {@code factory}, the driver's (or any) connection factory. */
-    public static Builder builder(ConnectionFactory factory) {
-        return new Builder(factory);
+    public static SluicePoolBuilder builder(ConnectionFactory factory) {
+        return new SluicePoolBuilder(factory);
     }
 
-    /** A pooled connection, within the acquire deadline. */
+    private static Connection pooled(Lease<PhysicalConnection> lease) {
+        return new PooledConnection(lease, lease.poolName());
+    }
+
+    private ConnectionLifecycle lifecycle(ConnectionFactory source) {
+        return new ConnectionLifecycle(source, config.postAllocate(), config.preRelease(), config.validationQuery());
+    }
+
+    private ConnectionFactory factoryOf(String authority, SluicePoolConfig.Shard shard) {
+        if (shard.factory() != null) {
+            return shard.factory();
+        }
+        if (config.factoryPerAuthority() != null) {
+            return Objects.requireNonNull(config.factoryPerAuthority().apply(authority),
+                    () -> "connectionFactories returned null for authority '" + authority + "'");
+        }
+        return factory;
+    }
+
+    private static EngineSettings renamed(EngineSettings settings, String name) {
+        return settings.forShard(name, settings.maxSize(), settings.minIdle(), settings.maxIdleTimeNanos(),
+                settings.maxLifetimeNanos(), settings.acquireLimiter());
+    }
+
+    /**
+     * A pooled connection, within the acquire deadline, from the shard named by the subscriber's
+     * {@link io.sluice.Authority} (the default shard when there is none).
+     */
     @Override
     public Mono<Connection> create() {
         return acquire;
+    }
+
+    /**
+     * The shard of {@code authority} as a {@link ConnectionFactory} of its own, whatever the Context
+     * says: for code that knows its tenant.
+     *
+     * @throws io.sluice.UnknownAuthorityException when the pool has no such shard and makes none on demand
+     */
+    public ConnectionFactory shard(String authority) {
+        Objects.requireNonNull(authority, "authority");
+        shards.shard(authority); // an unknown authority fails here, not at the first acquire
+        return new ShardConnectionFactory(this, authority);
+    }
+
+    Mono<Connection> acquireFrom(String authority) {
+        return Mono.defer(() -> shards.shard(authority).acquire()).map(SluicePool::pooled);
     }
 
     /** The metadata of the connection factory behind the pool (so frameworks recognise the database). */
@@ -86,7 +146,7 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
 
     /** The pool's name. */
     public String name() {
-        return engine.name();
+        return config.engineSettings().name();
     }
 
     /** The configuration the pool was built with. */
@@ -94,27 +154,42 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
         return config;
     }
 
-    /** What the pool holds now: in use, idle, pending acquires, connections being created, max. */
+    /** What the pool holds now, all shards together: in use, idle, pending, being created, global max. */
     public PoolState state() {
-        return engine.state();
+        return config.sharded() ? shards.state() : shards.defaultShard().state();
     }
 
-    /** Creates connections until {@code minIdle} are idle; emits how many it created. */
+    /** What one shard holds now ({@code ""} for the default shard). */
+    public Map<String, PoolState> shardStates() {
+        return shards.states();
+    }
+
+    /** The authorities of the shards that exist now. */
+    public Set<String> authorities() {
+        return shards.authorities();
+    }
+
+    /** Creates connections until every shard holds its {@code minIdle}; emits how many it created. */
     public Mono<Integer> warmup() {
-        return engine.warmup(config.engineSettings().minIdle());
-    }
-
-    /** Creates connections until {@code count} are idle (at most {@code maxSize}); emits how many it created. */
-    public Mono<Integer> warmup(int count) {
-        return engine.warmup(count);
+        return Flux.fromIterable(shards.all())
+                .flatMap(shard -> shard.warmup(shard.settings().minIdle()))
+                .reduce(0, Integer::sum);
     }
 
     /**
-     * For fail-over: closes idle connections now and the ones in use when they are returned, so that every
-     * connection from now on is a new one. {@code minIdle} is refilled.
+     * Creates connections in the default shard until {@code count} are idle (at most its maxSize); emits
+     * how many it created.
+     */
+    public Mono<Integer> warmup(int count) {
+        return shards.defaultShard().warmup(count);
+    }
+
+    /**
+     * For fail-over: closes idle connections now and the ones in use when they are returned, in every
+     * shard, so that every connection from now on is a new one. {@code minIdle} is refilled.
      */
     public void evictAll() {
-        engine.evictAll();
+        shards.evictAll();
     }
 
     /**
@@ -124,228 +199,27 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
      */
     @Override
     public Mono<Void> close() {
-        return engine.disposeLater();
+        return shards.disposeLater();
     }
 
     /** The same as {@link #close()}. */
     public Mono<Void> disposeLater() {
-        return engine.disposeLater();
+        return shards.disposeLater();
     }
 
     /** Starts closing the pool and returns at once. */
     @Override
     public void dispose() {
-        engine.dispose();
+        shards.dispose();
     }
 
     @Override
     public boolean isDisposed() {
-        return engine.isDisposed();
+        return shards.isDisposed();
     }
 
     @Override
     public String toString() {
         return "SluicePool[" + name() + ": " + state() + "]";
     }
-
-    /**
-     * Builds a {@link SluicePool}. Every setter rejects a bad value at once, naming the setting, the value
-     * and the rule; rules that involve two settings are checked by {@link #build()}. Nothing is clamped.
-     */
-    public static final class Builder {
-
-        private final ConnectionFactory factory;
-        private String name;
-        private int maxSize = 10;
-        private int minIdle = 0;
-        private Duration acquireTimeout = Duration.ofSeconds(30);
-        private Duration createTimeout = Duration.ofSeconds(30);
-        // HikariCP's defaults, which a decade of production use has tuned: 10 min idle, 30 min lifetime,
-        // 2.5 % lifetime jitter, 30 s housekeeping, a 500 ms window without re-validation, 2 min keepalive.
-        private Duration maxIdleTime;
-        private Duration maxLifetime = Duration.ofMinutes(30);
-        private double lifetimeJitter = 0.025;
-        private Duration backgroundEvictionInterval = Duration.ofSeconds(30);
-        private Duration remoteValidationAfterIdle = Duration.ofMillis(500);
-        private Duration keepaliveInterval = Duration.ofMinutes(2);
-        private Duration validationTimeout = Duration.ofSeconds(5);
-        private String validationQuery;
-        private Duration releaseTimeout = Duration.ofSeconds(5);
-        private Duration closeTimeout;
-        private Duration failFast;
-        private Function<? super Connection, ? extends Publisher<Void>> postAllocate;
-        private Function<? super Connection, ? extends Publisher<Void>> preRelease;
-        private PoolClock clock = PoolClock.system();
-
-        Builder(ConnectionFactory factory) {
-            this.factory = Objects.requireNonNull(factory, "connectionFactory");
-        }
-
-        /** The pool's name, in messages and metrics. Default: {@code sluice-N}. */
-        public Builder name(String name) {
-            this.name = ConfigRules.notBlank("name", name);
-            return this;
-        }
-
-        /** The most connections at once, idle and in use. Default 10. */
-        public Builder maxSize(int maxSize) {
-            this.maxSize = ConfigRules.atLeast("maxSize", maxSize, 1);
-            return this;
-        }
-
-        /** Idle connections kept ready; refilled after every eviction. Default 0. */
-        public Builder minIdle(int minIdle) {
-            this.minIdle = ConfigRules.atLeast("minIdle", minIdle, 0);
-            return this;
-        }
-
-        /** The deadline of an acquire when the subscriber's Context holds no earlier one. Default 30 s. */
-        public Builder acquireTimeout(Duration acquireTimeout) {
-            this.acquireTimeout = ConfigRules.positive("acquireTimeout", acquireTimeout);
-            return this;
-        }
-
-        /** The longest one connection creation may take, whoever waits for it. Default 30 s. */
-        public Builder createTimeout(Duration createTimeout) {
-            this.createTimeout = ConfigRules.positive("createTimeout", createTimeout);
-            return this;
-        }
-
-        /**
-         * An idle connection unused for longer is closed (while more than minIdle are idle); ZERO: never.
-         * Default 10 min, or maxLifetime when that is shorter.
-         */
-        public Builder maxIdleTime(Duration maxIdleTime) {
-            this.maxIdleTime = ConfigRules.notNegative("maxIdleTime", maxIdleTime);
-            return this;
-        }
-
-        /** A connection older than this (less its jitter) is closed, when idle or returned; ZERO: never. */
-        public Builder maxLifetime(Duration maxLifetime) {
-            this.maxLifetime = ConfigRules.notNegative("maxLifetime", maxLifetime);
-            return this;
-        }
-
-        /**
-         * The fraction, in [0, 0.5], by which each connection's lifetime is shortened at random, drawn once
-         * when it is created, so that connections made together do not expire together. Default 0.025.
-         */
-        public Builder lifetimeJitter(double lifetimeJitter) {
-            this.lifetimeJitter = ConfigRules.between("lifetimeJitter", lifetimeJitter, 0.0, 0.5);
-            return this;
-        }
-
-        /** How often idle connections are checked for eviction and keepalive. Default 30 s. */
-        public Builder backgroundEvictionInterval(Duration interval) {
-            this.backgroundEvictionInterval = ConfigRules.positive("backgroundEvictionInterval", interval);
-            return this;
-        }
-
-        /**
-         * A connection idle longer than this is validated with a round trip before it is handed over;
-         * others get only the driver's local check. Default 500 ms.
-         */
-        public Builder remoteValidationAfterIdle(Duration window) {
-            this.remoteValidationAfterIdle = ConfigRules.notNegative("remoteValidationAfterIdle", window);
-            return this;
-        }
-
-        /** Idle connections are validated with a round trip this often; ZERO: never. Default 2 min. */
-        public Builder keepaliveInterval(Duration keepaliveInterval) {
-            this.keepaliveInterval = ConfigRules.notNegative("keepaliveInterval", keepaliveInterval);
-            return this;
-        }
-
-        /** The longest one validation may take; a slower one counts as failed. Default 5 s. */
-        public Builder validationTimeout(Duration validationTimeout) {
-            this.validationTimeout = ConfigRules.positive("validationTimeout", validationTimeout);
-            return this;
-        }
-
-        /** A query for remote validation; by default the driver's {@code validate(REMOTE)}. */
-        public Builder validationQuery(String validationQuery) {
-            this.validationQuery = ConfigRules.notBlank("validationQuery", validationQuery);
-            return this;
-        }
-
-        /** The longest the reset on release (rollback, restore) or a close may take. Default 5 s. */
-        public Builder releaseTimeout(Duration releaseTimeout) {
-            this.releaseTimeout = ConfigRules.positive("releaseTimeout", releaseTimeout);
-            return this;
-        }
-
-        /**
-         * How long closing the pool waits for connections in use; after that they are taken back and
-         * closed. Default: it waits for every borrower.
-         */
-        public Builder closeTimeout(Duration closeTimeout) {
-            this.closeTimeout = ConfigRules.positive("closeTimeout", closeTimeout);
-            return this;
-        }
-
-        /** Makes {@link #build()} wait up to {@code timeout} for a first connection, and fail without one. */
-        public Builder failFast(Duration timeout) {
-            this.failFast = ConfigRules.positive("failFast", timeout);
-            return this;
-        }
-
-        /** Runs on every new connection before its first use (for example {@code SET search_path}). */
-        public Builder postAllocate(Function<? super Connection, ? extends Publisher<Void>> postAllocate) {
-            this.postAllocate = Objects.requireNonNull(postAllocate, "postAllocate");
-            return this;
-        }
-
-        /** Runs on every returned connection after the rollback, before it becomes idle. */
-        public Builder preRelease(Function<? super Connection, ? extends Publisher<Void>> preRelease) {
-            this.preRelease = Objects.requireNonNull(preRelease, "preRelease");
-            return this;
-        }
-
-        /**
-         * Time and timers for every decision the pool makes; pass a {@code VirtualTimeScheduler} in tests.
-         * Default: {@link System#nanoTime()} and Reactor's parallel scheduler.
-         */
-        public Builder clock(Scheduler scheduler) {
-            this.clock = PoolClock.of(scheduler);
-            return this;
-        }
-
-        /**
-         * Builds the pool. With {@link #failFast(Duration)} set, this blocks the calling thread (never call
-         * it on a Reactor thread then) until the first connection is made, and throws
-         * {@link PoolStartException} if it cannot be made in time.
-         */
-        public SluicePool build() {
-            SluicePool pool = new SluicePool(config());
-            if (failFast != null) {
-                try {
-                    pool.engine.warmup(1).block(failFast);
-                } catch (RuntimeException error) {
-                    pool.dispose();
-                    throw new PoolStartException(pool.name(), failFast, error);
-                }
-            }
-            return pool;
-        }
-
-        SluicePoolConfig config() {
-            ConfigRules.notAbove("minIdle", minIdle, "maxSize", maxSize);
-            Duration idleTime = maxIdleTime;
-            if (idleTime == null) {
-                idleTime = maxLifetime.isZero() || DEFAULT_IDLE.compareTo(maxLifetime) <= 0 ? DEFAULT_IDLE : maxLifetime;
-            } else if (!maxLifetime.isZero() && !idleTime.isZero()) {
-                ConfigRules.notAbove("maxIdleTime", idleTime, "maxLifetime", maxLifetime);
-            }
-            String poolName = name != null ? name : "sluice-" + POOL_NUMBERS.incrementAndGet();
-            EngineSettings settings = new EngineSettings(poolName, maxSize, minIdle, 1,
-                    nanos(acquireTimeout), nanos(createTimeout), nanos(idleTime), nanos(maxLifetime),
-                    lifetimeJitter, nanos(backgroundEvictionInterval), nanos(remoteValidationAfterIdle),
-                    nanos(keepaliveInterval), nanos(validationTimeout), nanos(releaseTimeout),
-                    closeTimeout == null ? 0 : nanos(closeTimeout), clock);
-            return new SluicePoolConfig(factory, settings, validationQuery, failFast, postAllocate, preRelease);
-        }
-    }
-
-    private static final AtomicInteger POOL_NUMBERS = new AtomicInteger();
-    private static final Duration DEFAULT_IDLE = Duration.ofMinutes(10);
 }

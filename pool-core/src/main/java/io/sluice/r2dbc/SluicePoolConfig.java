@@ -4,24 +4,52 @@ import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
 import io.sluice.engine.EngineSettings;
 import java.time.Duration;
+import java.util.Map;
 import java.util.function.Function;
 import org.reactivestreams.Publisher;
 
 /**
- * A pool's configuration, immutable, as {@link SluicePool.Builder} validated it.
+ * A pool's configuration, immutable, as {@link SluicePoolBuilder} validated it.
  *
- * @param connectionFactory the factory the pool takes connections from
- * @param engineSettings    sizes, timeouts, eviction and the clock, in nanoseconds
- * @param validationQuery   the remote validation query, or null for the driver's {@code validate(REMOTE)}
- * @param failFast          how long {@code build()} waits for a first connection, or null
- * @param postAllocate      the hook run on each new connection, or null
- * @param preRelease        the hook run on each returned connection, or null
+ * @param connectionFactory   the factory the pool (its default shard) takes connections from
+ * @param engineSettings      the default shard's sizes, timeouts, eviction, limiters and clock
+ * @param globalMaxSize       the most connections across all shards
+ * @param shards              the shards declared up front, by authority, with their own settings
+ * @param onDemand            the settings of shards made on first use, or null when none are made
+ * @param onDemandLimit       the most shards made on demand at once
+ * @param onDemandIdle        how long a shard made on demand may serve nothing before it is retired
+ * @param factoryPerAuthority the factory of each shard without one of its own, or null for the pool's
+ * @param validationQuery     the remote validation query, or null for the driver's {@code validate(REMOTE)}
+ * @param failFast            how long {@code build()} waits for a first connection, or null
+ * @param postAllocate        the hook run on each new connection, or null
+ * @param preRelease          the hook run on each returned connection, or null
  */
 public record SluicePoolConfig(
         ConnectionFactory connectionFactory,
         EngineSettings engineSettings,
+        int globalMaxSize,
+        Map<String, Shard> shards,
+        Shard onDemand,
+        int onDemandLimit,
+        Duration onDemandIdle,
+        Function<String, ConnectionFactory> factoryPerAuthority,
         String validationQuery,
         Duration failFast,
         Function<? super Connection, ? extends Publisher<Void>> postAllocate,
         Function<? super Connection, ? extends Publisher<Void>> preRelease) {
+
+    /** Whether the pool is split into shards (declared, or made on demand). */
+    public boolean sharded() {
+        return !shards.isEmpty() || onDemand != null;
+    }
+
+    /**
+     * One shard's resolved settings.
+     *
+     * @param settings the shard's engine settings
+     * @param factory  the factory it takes connections from, or null for the per-authority function or the
+     *                 pool's
+     */
+    public record Shard(EngineSettings settings, ConnectionFactory factory) {
+    }
 }

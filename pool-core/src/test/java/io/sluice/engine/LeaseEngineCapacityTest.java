@@ -2,6 +2,7 @@ package io.sluice.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.sluice.AdmissionLimiter;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,7 +46,8 @@ class LeaseEngineCapacityTest {
     private final LeaseEngine<Integer> engine = new LeaseEngine<>(new EngineSettings("channels", 2, 0, 3,
             Duration.ofSeconds(1).toNanos(), Duration.ofSeconds(1).toNanos(), 0, 0, 0,
             Duration.ofSeconds(10).toNanos(), Long.MAX_VALUE / 4, 0, Duration.ofSeconds(1).toNanos(),
-            Duration.ofSeconds(1).toNanos(), 0, PoolClock.of(time)), lifecycle);
+            Duration.ofSeconds(1).toNanos(), 0, AdmissionLimiter.unlimited(), AdmissionLimiter.unlimited(),
+            PoolClock.of(time)), lifecycle);
 
     @AfterEach
     void close() {

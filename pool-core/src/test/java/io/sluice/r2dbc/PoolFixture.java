@@ -20,7 +20,7 @@ final class PoolFixture {
     private final List<SluicePool> pools = new ArrayList<>();
 
     /** maxSize 2, a 1 s acquire timeout, and housekeeping every 10 s, on virtual time. */
-    SluicePool.Builder builder() {
+    SluicePoolBuilder builder() {
         return SluicePool.builder(factory)
                 .name("test-pool")
                 .clock(timers)
@@ -29,7 +29,7 @@ final class PoolFixture {
                 .backgroundEvictionInterval(Duration.ofSeconds(10));
     }
 
-    SluicePool pool(SluicePool.Builder builder) {
+    SluicePool pool(SluicePoolBuilder builder) {
         SluicePool pool = builder.build();
         pools.add(pool);
         return pool;

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 
 class SluicePoolBuilderTest {
 
-    private static SluicePool.Builder builder() {
+    private static SluicePoolBuilder builder() {
         return SluicePool.builder(new FakeConnectionFactory());
     }
 
@@ -40,14 +40,14 @@ class SluicePoolBuilderTest {
                 bad("name ' ' must not be blank", b -> b.name(" ")));
     }
 
-    private static Arguments bad(String message, UnaryOperator<SluicePool.Builder> setting) {
+    private static Arguments bad(String message, UnaryOperator<SluicePoolBuilder> setting) {
         return Arguments.of(message, setting);
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("badValues")
     void aBadValueIsRejectedAtOnceNamingTheSettingTheValueAndTheRule(String message,
-            UnaryOperator<SluicePool.Builder> setting) {
+            UnaryOperator<SluicePoolBuilder> setting) {
         assertThatThrownBy(() -> setting.apply(builder()))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith(message);

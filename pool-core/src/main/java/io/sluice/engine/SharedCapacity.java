@@ -1,0 +1,164 @@
+package io.sluice.engine;
+
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The one coordinator that the shards of a pool share to keep the pool's global maximum.
+ *
+ * <p>Each resource of any shard holds one permit from here, taken before its creation starts and given
+ * back when it has been destroyed. Two things make the cap fair between shards, which independent
+ * pools with a shared counter cannot be:
+ * <ul>
+ *   <li>a shard whose waiters cannot get a permit registers as starving, and every permit given back
+ *       wakes the starving shards first, so a permit freed in shard B serves a waiter in shard A;</li>
+ *   <li>a starving shard reclaims: it asks another shard to close one idle resource, whose permit then
+ *       comes back to it. Idle resources never sit on permits that a waiter elsewhere needs.</li>
+ * </ul>
+ * A pool without shards uses {@link #unbounded()}, a null object whose permits are always free.
+ */
+public final class SharedCapacity {
+
+    private static final SharedCapacity UNBOUNDED = new SharedCapacity(Integer.MAX_VALUE);
+
+    private final int max;
+    private final AtomicInteger used = new AtomicInteger();
+    private final CopyOnWriteArrayList<LeaseEngine<?>> shards = new CopyOnWriteArrayList<>();
+    private final Queue<LeaseEngine<?>> starving = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger starvingCount = new AtomicInteger();
+
+    private SharedCapacity(int max) {
+        this.max = max;
+    }
+
+    /** A cap of {@code max} resources across every shard that joins it. */
+    public static SharedCapacity of(int max) {
+        if (max < 1) {
+            throw new IllegalArgumentException("maxSize " + max + " must be at least 1");
+        }
+        return new SharedCapacity(max);
+    }
+
+    /** No cap: for a pool of one shard, whose own maxSize is the cap. */
+    public static SharedCapacity unbounded() {
+        return UNBOUNDED;
+    }
+
+    /** The global maximum. */
+    public int max() {
+        return max;
+    }
+
+    /** Permits held now: resources alive or being created, across all shards. */
+    public int used() {
+        return used.get();
+    }
+
+    void join(LeaseEngine<?> shard) {
+        if (this != UNBOUNDED) {
+            shards.add(shard);
+        }
+    }
+
+    void leave(LeaseEngine<?> shard) {
+        if (this != UNBOUNDED) {
+            shards.remove(shard);
+            if (starving.remove(shard)) {
+                starvingCount.decrementAndGet();
+            }
+        }
+    }
+
+    boolean tryTake() {
+        if (this == UNBOUNDED) {
+            return true;
+        }
+        for (;;) {
+            int current = used.get();
+            if (current >= max) {
+                return false;
+            }
+            if (used.compareAndSet(current, current + 1)) {
+                return true;
+            }
+        }
+    }
+
+    /**
+     * Gives a permit back and wakes the shards that starved for one, the one it was reclaimed for (if
+     * any) first.
+     */
+    void giveBack(LeaseEngine<?> reclaimedFor) {
+        if (this == UNBOUNDED) {
+            return;
+        }
+        used.decrementAndGet();
+        if (reclaimedFor != null) {
+            reclaimedFor.reclaimArrived();
+            reclaimedFor.drain();
+        }
+        for (int i = starving.size(); i > 0; i--) {
+            LeaseEngine<?> shard = starving.poll();
+            if (shard == null) {
+                return;
+            }
+            starvingCount.decrementAndGet();
+            shard.starvingMark.set(false);
+            shard.drain();
+        }
+    }
+
+    /** Whether some shard is waiting for a permit: read on every release, so it is one volatile read. */
+    boolean anyStarving() {
+        return starvingCount.get() > 0;
+    }
+
+    /**
+     * A resource of {@code shard} has just become idle while other shards starve: close it for the first
+     * of them that still needs a permit (shards whose waiters have gone are dropped from the queue).
+     */
+    void offerIdle(LeaseEngine<?> shard) {
+        for (int i = starving.size(); i > 0; i--) {
+            LeaseEngine<?> hungry = starving.peek();
+            if (hungry == null) {
+                return;
+            }
+            if (hungry != shard && hungry.needsPermit()) {
+                shard.closeOneIdleFor(hungry);
+                return;
+            }
+            if (starving.remove(hungry)) {
+                hungry.starvingMark.set(false);
+                starvingCount.decrementAndGet();
+            }
+            if (hungry == shard) {
+                return;
+            }
+        }
+    }
+
+    /**
+     * A shard has waiters it cannot serve for want of a permit: remember to wake it, and ask another
+     * shard to close an idle resource for it. Returns whether a reclaim was started.
+     */
+    boolean starved(LeaseEngine<?> shard, boolean reclaim) {
+        if (this == UNBOUNDED) {
+            return false;
+        }
+        if (shard.starvingMark.compareAndSet(false, true)) {
+            starvingCount.incrementAndGet();
+            starving.offer(shard);
+        }
+        if (!reclaim) {
+            return false;
+        }
+        for (LeaseEngine<?> other : shards) {
+            if (other != shard && other.closeOneIdleFor(shard)) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,34 @@
+package io.sluice.r2dbc;
+
+import io.r2dbc.spi.Connection;
+import io.r2dbc.spi.ConnectionFactory;
+import io.r2dbc.spi.ConnectionFactoryMetadata;
+import org.reactivestreams.Publisher;
+
+/** One shard of a {@link SluicePool} as a connection factory of its own. */
+final class ShardConnectionFactory implements ConnectionFactory {
+
+    private final SluicePool pool;
+    private final String authority;
+
+    ShardConnectionFactory(SluicePool pool, String authority) {
+        this.pool = pool;
+        this.authority = authority;
+    }
+
+    @Override
+    public Publisher<? extends Connection> create() {
+        // Looked up on every acquire: a shard made on demand may have been retired and made again.
+        return pool.acquireFrom(authority);
+    }
+
+    @Override
+    public ConnectionFactoryMetadata getMetadata() {
+        return pool.getMetadata();
+    }
+
+    @Override
+    public String toString() {
+        return "ShardConnectionFactory[" + pool.name() + "[" + authority + "]]";
+    }
+}
