@@ -186,7 +186,8 @@ public final class LeaseEngine<R> implements Disposable {
      */
     private void admitLater(AcquireOperation<R> op, long now) {
         long left = op.deadline() - now;
-        long wait = left <= 0 ? AdmissionLimiter.REFUSED : acquireLimiter.reserve(left);
+        // A permit that comes exactly at the deadline leaves no time to use it: the wait must be shorter.
+        long wait = left <= 1 ? AdmissionLimiter.REFUSED : acquireLimiter.reserve(left - 1);
         if (wait == AdmissionLimiter.REFUSED) {
             if (op.compareAndSet(AcquireOperation.NEW, AcquireOperation.DONE)) {
                 op.fail(new AdmissionRefusedException(name(), acquireLimiter.name(),
@@ -332,8 +333,16 @@ public final class LeaseEngine<R> implements Disposable {
         return null;
     }
 
-    /** Closes one idle resource so that its permit goes to {@code requester}; false if none is idle. */
+    /**
+     * Closes one idle resource so that its permit goes to {@code requester}; false if none is idle, or
+     * if this shard holds no more resources than the requester. That rule lets a shard that holds much
+     * give to one that holds little, and stops there: shards under equal pressure settle at equal
+     * shares instead of passing connections back and forth, each pass costing a close and a connect.
+     */
     boolean closeOneIdleFor(LeaseEngine<?> requester) {
+        if (live() <= requester.live()) {
+            return false;
+        }
         for (Slot<R> slot : slots) {
             if (slot.get() == 0 && slot.compareAndSet(0, Slot.RESERVED)) {
                 requester.reclaimsPending.incrementAndGet();
@@ -343,6 +352,17 @@ public final class LeaseEngine<R> implements Disposable {
             }
         }
         return false;
+    }
+
+    /** Resources alive or being made. */
+    int live() {
+        int live = 0;
+        for (Slot<R> slot : slots) {
+            if (slot.get() != Slot.EMPTY) {
+                live++;
+            }
+        }
+        return live;
     }
 
     void reclaimArrived() {

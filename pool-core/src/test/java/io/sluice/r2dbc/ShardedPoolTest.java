@@ -1,0 +1,224 @@
+package io.sluice.r2dbc;
+
+import static io.sluice.r2dbc.PoolFixture.acquire;
+import static io.sluice.r2dbc.PoolFixture.close;
+import static io.sluice.r2dbc.PoolFixture.physical;
+import static io.sluice.r2dbc.PoolFixture.received;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.r2dbc.spi.Connection;
+import io.r2dbc.spi.ConnectionFactory;
+import io.sluice.Authority;
+import io.sluice.ShardLimitException;
+import io.sluice.UnknownAuthorityException;
+import io.sluice.testing.FakeConnection;
+import io.sluice.testing.FakeConnectionFactory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Mono;
+import reactor.test.subscriber.TestSubscriber;
+
+class ShardedPoolTest {
+
+    private final PoolFixture fixture = new PoolFixture();
+
+    @AfterEach
+    void closePools() {
+        fixture.closeAll();
+    }
+
+    private SluicePoolBuilder threeTenants(int globalMax) {
+        int each = Math.min(10, globalMax);
+        return fixture.builder().maxSize(globalMax)
+                .shard("a", shard -> shard.maxSize(each))
+                .shard("b", shard -> shard.maxSize(each))
+                .shard("c", shard -> shard.maxSize(each));
+    }
+
+    @Test
+    void theAuthorityInTheContextPicksTheShard() {
+        SluicePool pool = fixture.pool(threeTenants(12));
+        Mono<Connection> pipeline = pool.create();
+
+        Connection forA = received(acquire(pipeline.contextWrite(Authority.of("a"))));
+        Connection forB = received(acquire(pipeline.contextWrite(Authority.of("b"))));
+        Connection forNobody = received(acquire(pipeline));
+
+        Map<String, io.sluice.PoolState> states = pool.shardStates();
+        assertThat(states.get("a").inUse()).isEqualTo(1);
+        assertThat(states.get("b").inUse()).isEqualTo(1);
+        assertThat(states.get("c").inUse()).isZero();
+        assertThat(states.get("").inUse()).isEqualTo(1);
+        assertThat(pool.state().inUse()).isEqualTo(3);
+        close(forA);
+        close(forB);
+        close(forNobody);
+    }
+
+    @Test
+    void anExplicitShardIsAConnectionFactoryOfItsOwn() {
+        SluicePool pool = fixture.pool(threeTenants(12));
+        ConnectionFactory tenantC = pool.shard("c");
+
+        Connection connection = received(acquire(Mono.<Connection>from(tenantC.create()).contextWrite(Authority.of("a"))));
+
+        assertThat(pool.shardStates().get("c").inUse()).isEqualTo(1);
+        assertThat(pool.shardStates().get("a").inUse()).isZero();
+        close(connection);
+    }
+
+    @Test
+    void anUnknownAuthorityIsRefusedByName() {
+        SluicePool pool = fixture.pool(threeTenants(12));
+
+        assertThat(acquire(pool.create().contextWrite(Authority.of("z"))).expectTerminalError())
+                .isInstanceOf(UnknownAuthorityException.class)
+                .hasMessageContaining("no shard for authority 'z'")
+                .hasMessageContaining("[a, b, c]");
+        assertThatThrownBy(() -> pool.shard("z")).isInstanceOf(UnknownAuthorityException.class);
+    }
+
+    @Test
+    void theGlobalCapHoldsAcrossShards() {
+        SluicePool pool = fixture.pool(threeTenants(4));
+        List<Connection> held = new ArrayList<>();
+        for (String tenant : List.of("a", "a", "b", "c")) {
+            held.add(received(acquire(pool.create().contextWrite(Authority.of(tenant)))));
+        }
+
+        TestSubscriber<Connection> fifth = acquire(pool.create().contextWrite(Authority.of("b")));
+
+        assertThat(fifth.isTerminated()).isFalse();
+        assertThat(fixture.factory.created).hasSize(4);
+        close(held.get(0)); // a's connection goes idle in a, and is closed so that b can have the permit
+        Connection forB = received(fifth);
+        assertThat(fixture.factory.created).hasSize(5);
+        assertThat(fixture.factory.open()).isEqualTo(4);
+        assertThat(pool.shardStates().get("b").inUse()).isEqualTo(2);
+        close(forB);
+    }
+
+    @Test
+    void aWaiterInOneShardReclaimsAnIdleConnectionOfAnother() {
+        SluicePool pool = fixture.pool(threeTenants(3));
+        ConnectionFactory tenantB = pool.shard("b");
+        List<Connection> bConnections = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            bConnections.add(received(acquire(Mono.<Connection>from(tenantB.create()))));
+        }
+        bConnections.forEach(PoolFixture::close);
+        assertThat(pool.shardStates().get("b").idle()).isEqualTo(3);
+
+        Connection forA = received(acquire(pool.create().contextWrite(Authority.of("a"))));
+
+        assertThat(pool.shardStates().get("b").idle()).isEqualTo(2);
+        assertThat(fixture.factory.created).hasSize(4);
+        assertThat(fixture.factory.open()).isEqualTo(3);
+        assertThat(physical(forA).id).isEqualTo(fixture.factory.last().id);
+        close(forA);
+    }
+
+    @Test
+    void aSaturatedShardNeverSlowsAnotherWithRoomToSpare() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(20).acquireTimeout(Duration.ofMinutes(1))
+                .shard("a", shard -> shard.maxSize(5))
+                .shard("b", shard -> shard.maxSize(5)));
+        List<Connection> aHeld = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            aHeld.add(received(acquire(pool.create().contextWrite(Authority.of("a")))));
+        }
+        List<TestSubscriber<Connection>> aWaiting = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            aWaiting.add(acquire(pool.create().contextWrite(Authority.of("a"))));
+        }
+        assertThat(pool.shardStates().get("a").pending()).isEqualTo(100);
+        long before = fixture.time.now(java.util.concurrent.TimeUnit.NANOSECONDS);
+
+        for (int i = 0; i < 1_000; i++) {
+            // Each acquire in b completes within its subscription, with no virtual time passing at all.
+            TestSubscriber<Connection> inB = acquire(pool.create().contextWrite(Authority.of("b")));
+            close(received(inB));
+        }
+
+        assertThat(fixture.time.now(java.util.concurrent.TimeUnit.NANOSECONDS)).isEqualTo(before);
+        assertThat(pool.shardStates().get("a").pending()).isEqualTo(100);
+        assertThat(aWaiting).noneMatch(TestSubscriber::isTerminated);
+        aHeld.forEach(PoolFixture::close);
+    }
+
+    @Test
+    void shardsAreMadeOnDemandUpToTheirLimitAndRetiredWhenIdle() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(10).shardsOnDemand(2, Duration.ofMinutes(1))
+                .shardDefaults(shard -> shard.maxSize(3)));
+
+        close(received(acquire(pool.create().contextWrite(Authority.of("t1")))));
+        close(received(acquire(pool.create().contextWrite(Authority.of("t2")))));
+        assertThat(pool.authorities()).containsExactlyInAnyOrder("t1", "t2");
+        assertThat(acquire(pool.create().contextWrite(Authority.of("t3"))).expectTerminalError())
+                .isInstanceOf(ShardLimitException.class)
+                .hasMessageContaining("'t3'")
+                .hasMessageContaining("limit 2");
+
+        fixture.advance(Duration.ofSeconds(70)); // unused for a minute: taken out of service
+        assertThat(pool.authorities()).isEmpty();
+        fixture.advance(Duration.ofSeconds(10)); // and closed a round later
+        assertThat(fixture.factory.open()).isZero();
+
+        close(received(acquire(pool.create().contextWrite(Authority.of("t3")))));
+        assertThat(pool.authorities()).containsExactly("t3");
+    }
+
+    @Test
+    void eachAuthorityMayHaveADatabaseOfItsOwn() {
+        Map<String, FakeConnectionFactory> databases = new ConcurrentHashMap<>();
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(10).shardsOnDemand(5, Duration.ofMinutes(1))
+                .connectionFactories(tenant -> databases.computeIfAbsent(tenant, t -> new FakeConnectionFactory())));
+
+        Connection forX = received(acquire(pool.create().contextWrite(Authority.of("x"))));
+        Connection forY = received(acquire(pool.create().contextWrite(Authority.of("y"))));
+
+        assertThat(databases.get("x").created).containsExactly(physical(forX));
+        assertThat(databases.get("y").created).containsExactly(physical(forY));
+        assertThat(fixture.factory.created).isEmpty();
+        close(forX);
+        close(forY);
+    }
+
+    @Test
+    void shardSettingsAreCheckedAgainstThePool() {
+        assertThatThrownBy(() -> fixture.builder().maxSize(12).shard("a", s -> s.maxSize(20)).build())
+                .hasMessage("shard 'a' maxSize 20 must not exceed maxSize 12");
+        assertThatThrownBy(() -> fixture.builder().maxSize(12).shard("a", s -> s.maxSize(5).minIdle(6)).build())
+                .hasMessage("shard 'a' minIdle 6 must not exceed its maxSize 5");
+        assertThatThrownBy(() -> fixture.builder().maxSize(4)
+                .shard("a", s -> s.maxSize(4).minIdle(3)).shard("b", s -> s.maxSize(4).minIdle(3)).build())
+                .hasMessage("minIdle of the pool and its shards, 6 in all, must not exceed maxSize 4");
+    }
+
+    @Test
+    void aPoolWithoutShardsIgnoresTheAuthority() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+
+        Connection connection = received(acquire(pool.create().contextWrite(Authority.of("anyone"))));
+
+        assertThat(pool.state().inUse()).isEqualTo(1);
+        close(connection);
+    }
+
+    @Test
+    void deadlinesAndTimeoutsNameTheShard() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(4).shard("a", shard -> shard.maxSize(1)));
+        received(acquire(pool.create().contextWrite(Authority.of("a"))));
+        TestSubscriber<Connection> waiter = acquire(pool.create().contextWrite(Authority.of("a")));
+
+        fixture.advance(Duration.ofSeconds(1));
+
+        assertThat(waiter.expectTerminalError()).hasMessageContaining("pool 'test-pool[a]'");
+    }
+}
