@@ -67,12 +67,33 @@ final class ConnectionLifecycle implements ResourceLifecycle<PhysicalConnection>
     @Override
     public Publisher<Void> reset(PhysicalConnection resource) {
         Connection connection = resource.connection;
+        if (resource.broken) {
+            return Mono.error(new IllegalStateException("the connection failed with a connection error"));
+        }
+        boolean uncertain = resource.needsRoundTrip();
         boolean inTransaction = !connection.isAutoCommit();
-        if (!inTransaction && !resource.sessionChanged() && preRelease == null) {
+        if (!uncertain && !inTransaction && !resource.sessionChanged() && preRelease == null) {
             return Mono.empty();
         }
-        List<Mono<Void>> steps = new ArrayList<>(6);
-        if (inTransaction) {
+        List<Mono<Void>> steps = new ArrayList<>(7);
+        if (uncertain) {
+            // An operation failed, was cancelled or is still running: the transaction status the driver
+            // reports is only as fresh as the last answer it read. One round trip queued behind whatever
+            // is still running brings it up to date (and waits for a cancelled query to finish, so that the
+            // next borrower does not queue behind it); then the decision to roll back is made. In an
+            // aborted transaction PostgreSQL refuses the validation query itself, so a failed validation
+            // that leaves a transaction to roll back is not a dead connection: the rollback decides.
+            steps.add(Mono.from(connection.validate(ValidationDepth.REMOTE))
+                    .onErrorReturn(false)
+                    .defaultIfEmpty(false)
+                    .flatMap(valid -> {
+                        if (!connection.isAutoCommit()) {
+                            return Mono.from(connection.rollbackTransaction());
+                        }
+                        return valid ? Mono.<Void>empty()
+                                : Mono.error(new IllegalStateException("the connection failed validation on release"));
+                    }));
+        } else if (inTransaction) {
             steps.add(Mono.from(connection.rollbackTransaction()));
         }
         steps.add(Mono.defer(() -> connection.isAutoCommit() == resource.defaultAutoCommit

@@ -2,6 +2,7 @@ package io.sluice.r2dbc;
 
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.IsolationLevel;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A driver connection as the pool holds it: the session settings it had when the pool made it, and which
@@ -19,6 +20,16 @@ final class PhysicalConnection {
     boolean isolationChanged;
     boolean statementTimeoutChanged;
     boolean lockWaitTimeoutChanged;
+
+    /**
+     * An operation failed or was cancelled, or was still running at release: the driver's view of the
+     * session (its transaction status above all) may be out of date until one more round trip is done.
+     */
+    volatile boolean uncertain;
+    /** An operation failed with an error that means the connection itself is gone: never reuse it. */
+    volatile boolean broken;
+    /** Operations subscribed and not yet finished. */
+    final AtomicInteger inFlight = new AtomicInteger();
 
     PhysicalConnection(Connection connection) {
         this.connection = connection;
@@ -39,7 +50,12 @@ final class PhysicalConnection {
         return autoCommitChanged || isolationChanged || statementTimeoutChanged || lockWaitTimeoutChanged;
     }
 
+    boolean needsRoundTrip() {
+        return uncertain || inFlight.get() > 0;
+    }
+
     void forgetChanges() {
+        uncertain = false;
         autoCommitChanged = false;
         isolationChanged = false;
         statementTimeoutChanged = false;

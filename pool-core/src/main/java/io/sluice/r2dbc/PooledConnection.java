@@ -41,8 +41,9 @@ final class PooledConnection implements Connection, Wrapped<Connection> {
         return delegate;
     }
 
+    /** A call on the driver's connection, checked for use after close, and watched (see {@link Watched}). */
     private <T> Publisher<T> deferred(java.util.function.Function<Connection, Publisher<T>> call) {
-        return Mono.defer(() -> Mono.from(call.apply(live())));
+        return Watched.mono(physical, Mono.defer(() -> Mono.from(call.apply(live()))));
     }
 
     @Override
@@ -73,7 +74,7 @@ final class PooledConnection implements Connection, Wrapped<Connection> {
 
     @Override
     public Batch createBatch() {
-        return live().createBatch();
+        return new PooledBatch(live().createBatch(), physical);
     }
 
     @Override
@@ -83,7 +84,7 @@ final class PooledConnection implements Connection, Wrapped<Connection> {
 
     @Override
     public Statement createStatement(String sql) {
-        return live().createStatement(sql);
+        return new PooledStatement(live().createStatement(sql), physical);
     }
 
     @Override

@@ -9,6 +9,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.IsolationLevel;
+import io.r2dbc.spi.R2dbcBadGrammarException;
+import io.r2dbc.spi.R2dbcNonTransientResourceException;
+import io.r2dbc.spi.R2dbcTransientResourceException;
 import io.sluice.testing.FakeConnection;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -142,5 +145,54 @@ class SluicePoolReleaseTest {
 
         assertThat(borrower.expectTerminalError()).hasMessage("bad search_path");
         assertThat(fixture.factory.last().closes).hasValue(1);
+    }
+
+    @Test
+    void aConnectionThatFailedWithAConnectionErrorIsDestroyedNotHandedOn() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        Connection connection = received(acquire(pool.create()));
+        FakeConnection fake = physical(connection);
+        fake.commitError = new R2dbcNonTransientResourceException("terminating connection", "57P01");
+
+        TestSubscriber<Void> commit = TestSubscriber.create();
+        connection.commitTransaction().subscribe(commit);
+        assertThat(commit.expectTerminalError()).hasMessage("terminating connection");
+        close(connection);
+
+        assertThat(fake.closes).hasValue(1);
+        assertThat(physical(received(acquire(pool.create())))).isNotSameAs(fake);
+    }
+
+    @Test
+    void anOrdinaryErrorCostsOneRoundTripOnReleaseAndTheConnectionIsKept() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        Connection connection = received(acquire(pool.create()));
+        FakeConnection fake = physical(connection);
+        fake.commitError = new R2dbcBadGrammarException("syntax error", "42601");
+
+        TestSubscriber<Void> commit = TestSubscriber.create();
+        connection.commitTransaction().subscribe(commit);
+        commit.expectTerminalError();
+        close(connection);
+
+        assertThat(fake.remoteValidations).hasValue(1);
+        assertThat(fake.closes).hasValue(0);
+        fake.commitError = null;
+        Connection next = received(acquire(pool.create()));
+        assertThat(physical(next)).isSameAs(fake);
+        close(next);
+        assertThat(fake.remoteValidations).as("a clean release needs no round trip").hasValue(1);
+    }
+
+    @Test
+    void errorsThatMeanTheConnectionIsGoneAreToldFromOrdinaryOnes() {
+        assertThat(Watched.connectionLost(new R2dbcNonTransientResourceException("closed"))).isTrue();
+        assertThat(Watched.connectionLost(new R2dbcTransientResourceException("admin shutdown", "57P01"))).isTrue();
+        assertThat(Watched.connectionLost(new R2dbcTransientResourceException("link failure", "08006"))).isTrue();
+        assertThat(Watched.connectionLost(new IllegalStateException("wrapped",
+                new R2dbcNonTransientResourceException("closed")))).isTrue();
+        assertThat(Watched.connectionLost(new R2dbcBadGrammarException("syntax", "42601"))).isFalse();
+        assertThat(Watched.connectionLost(new R2dbcTransientResourceException("serialization", "40001"))).isFalse();
+        assertThat(Watched.connectionLost(new IllegalStateException("no state"))).isFalse();
     }
 }

@@ -37,6 +37,8 @@ public final class FakeConnection implements Connection {
     public volatile Publisher<Boolean> remoteValidation;
     /** When true, validate() throws instead of answering, as a badly behaved driver might. */
     public volatile boolean validateThrows;
+    /** When set, commit fails with this error. */
+    public volatile RuntimeException commitError;
     /** When set, rollback returns this publisher. */
     public volatile Publisher<Void> rollback;
 
@@ -76,6 +78,10 @@ public final class FakeConnection implements Connection {
 
     @Override
     public Publisher<Void> commitTransaction() {
+        RuntimeException error = commitError;
+        if (error != null) {
+            return Mono.error(error);
+        }
         return Mono.fromRunnable(() -> inTransaction = false);
     }
 

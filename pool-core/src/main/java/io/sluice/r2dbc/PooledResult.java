@@ -1,0 +1,50 @@
+package io.sluice.r2dbc;
+
+import io.r2dbc.spi.Readable;
+import io.r2dbc.spi.Result;
+import io.r2dbc.spi.Row;
+import io.r2dbc.spi.RowMetadata;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+import java.util.function.Predicate;
+import org.reactivestreams.Publisher;
+
+/**
+ * A result of a pooled connection. Rows stream while the result is consumed, so a borrower that stops
+ * half way (cancels) or meets an error there leaves the protocol mid-flight: that is watched too.
+ */
+final class PooledResult implements Result {
+
+    private final Result delegate;
+    private final PhysicalConnection physical;
+
+    PooledResult(Result delegate, PhysicalConnection physical) {
+        this.delegate = delegate;
+        this.physical = physical;
+    }
+
+    @Override
+    public Publisher<Long> getRowsUpdated() {
+        return Watched.mono(physical, delegate.getRowsUpdated());
+    }
+
+    @Override
+    public <T> Publisher<T> map(BiFunction<Row, RowMetadata, ? extends T> mappingFunction) {
+        return Watched.flux(physical, delegate.map(mappingFunction));
+    }
+
+    @Override
+    public <T> Publisher<T> map(Function<? super Readable, ? extends T> mappingFunction) {
+        return Watched.flux(physical, delegate.map(mappingFunction));
+    }
+
+    @Override
+    public Result filter(Predicate<Segment> filter) {
+        return new PooledResult(delegate.filter(filter), physical);
+    }
+
+    @Override
+    public <T> Publisher<T> flatMap(Function<Segment, ? extends Publisher<? extends T>> mappingFunction) {
+        return Watched.flux(physical, delegate.flatMap(mappingFunction));
+    }
+}

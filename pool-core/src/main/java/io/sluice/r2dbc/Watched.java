@@ -1,0 +1,71 @@
+package io.sluice.r2dbc;
+
+import io.r2dbc.spi.R2dbcException;
+import io.r2dbc.spi.R2dbcNonTransientResourceException;
+import org.reactivestreams.Publisher;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+
+/**
+ * Watches the operations a borrower runs on a pooled connection, so that its release knows what state
+ * the connection is really in:
+ * <ul>
+ *   <li>an operation that fails, is cancelled, or is still running at release leaves the driver's view of
+ *       the session out of date (r2dbc-postgresql learns its transaction status from the server's next
+ *       ReadyForQuery, which a cancelled query has not sent yet), so the release does one round trip
+ *       first;</li>
+ *   <li>an error that means the connection is gone (the server's fatal 57P01 "terminating connection",
+ *       any 08xxx connection exception, the driver's non-transient resource errors) often reaches the
+ *       borrower before the driver notices the closed socket, so the local check would still pass:
+ *       such a connection is destroyed at release, never handed on.</li>
+ * </ul>
+ */
+final class Watched {
+
+    private Watched() {
+    }
+
+    static <T> Flux<T> flux(PhysicalConnection physical, Publisher<T> operation) {
+        return Flux.from(operation)
+                .doOnSubscribe(subscription -> physical.inFlight.incrementAndGet())
+                .doOnError(error -> failed(physical, error))
+                .doOnCancel(() -> physical.uncertain = true)
+                .doFinally(signal -> physical.inFlight.decrementAndGet());
+    }
+
+    static <T> Mono<T> mono(PhysicalConnection physical, Publisher<T> operation) {
+        return Mono.from(operation)
+                .doOnSubscribe(subscription -> physical.inFlight.incrementAndGet())
+                .doOnError(error -> failed(physical, error))
+                .doOnCancel(() -> physical.uncertain = true)
+                .doFinally(signal -> physical.inFlight.decrementAndGet());
+    }
+
+    private static void failed(PhysicalConnection physical, Throwable error) {
+        physical.uncertain = true;
+        if (connectionLost(error)) {
+            physical.broken = true;
+        }
+    }
+
+    /** Whether an error means the connection cannot be used again. */
+    static boolean connectionLost(Throwable error) {
+        for (Throwable cause = error; cause != null; cause = cause.getCause()) {
+            if (cause instanceof R2dbcNonTransientResourceException) {
+                return true;
+            }
+            if (cause instanceof R2dbcException r2dbc && r2dbc.getSqlState() != null) {
+                String state = r2dbc.getSqlState();
+                // 08: connection exception; 57P01-57P03: admin shutdown, crash shutdown, cannot connect now
+                if (state.startsWith("08") || state.equals("57P01") || state.equals("57P02")
+                        || state.equals("57P03")) {
+                    return true;
+                }
+            }
+            if (cause.getCause() == cause) {
+                return false;
+            }
+        }
+        return false;
+    }
+}
