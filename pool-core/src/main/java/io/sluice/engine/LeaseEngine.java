@@ -84,8 +84,9 @@ public final class LeaseEngine<R> implements Disposable {
     private final AtomicInteger reclaimsPending = new AtomicInteger();
     private final AdmissionLimiter acquireLimiter;
     private final AdmissionLimiter createLimiter;
-    /** When this engine last served an acquire: how lazily made shards know they are unused. */
+    /** When this engine last served an acquire, to the second: how shards made on demand know they are unused. */
     volatile long lastActivity;
+    private static final long ACTIVITY_GRANULARITY_NANOS = 1_000_000_000L;
 
     private final AtomicBoolean closed = new AtomicBoolean();
     private final Sinks.Empty<Void> terminated = Sinks.empty();
@@ -172,7 +173,11 @@ public final class LeaseEngine<R> implements Disposable {
         }
         long now = clock.nanoTime();
         op.startedAt = now;
-        lastActivity = now;
+        if (now - lastActivity > ACTIVITY_GRANULARITY_NANOS) {
+            // Written at most once a second: a write on every acquire would bounce this cache line
+            // between every core that acquires.
+            lastActivity = now;
+        }
         if (!acquireLimiter.tryAcquire()) {
             admitLater(op, now);
             return;
