@@ -221,4 +221,25 @@ class ShardedPoolTest {
 
         assertThat(waiter.expectTerminalError()).hasMessageContaining("pool 'test-pool[a]'");
     }
+
+    @Test
+    void aPermitFreedInOneShardWakesAWaiterInAnother() {
+        SluicePool pool = fixture.pool(threeTenants(2));
+        Connection first = received(acquire(pool.create().contextWrite(Authority.of("a"))));
+        Connection second = received(acquire(pool.create().contextWrite(Authority.of("a"))));
+        TestSubscriber<Connection> waiterInB = acquire(pool.create().contextWrite(Authority.of("b")));
+        assertThat(waiterInB.isTerminated()).isFalse();
+
+        // The connection is broken and is destroyed on its return: its permit goes to b's waiter.
+        physical(first).commitError = new io.r2dbc.spi.R2dbcNonTransientResourceException("gone");
+        TestSubscriber<Void> failedCommit = TestSubscriber.create();
+        first.commitTransaction().subscribe(failedCommit);
+        close(first);
+
+        Connection forB = received(waiterInB);
+        assertThat(physical(forB)).isNotSameAs(physical(first));
+        assertThat(fixture.factory.open()).isEqualTo(2);
+        close(forB);
+        close(second);
+    }
 }
