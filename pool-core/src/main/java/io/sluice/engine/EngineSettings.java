@@ -23,6 +23,10 @@ import java.util.Objects;
  * @param validationTimeoutNanos    the longest one validation may take
  * @param releaseTimeoutNanos       the longest the reset on release, or a destroy, may take
  * @param closeTimeoutNanos         how long close waits for leases before destroying them (0: forever)
+ * @param growAtLoad                for shared resources: open another when every one carries at least this
+ *                                  many leases (0: only when none has room)
+ * @param shrinkBelowLoad           for shared resources: retire one when all the leases would fit on one
+ *                                  fewer at this load each, two housekeeping rounds running (0: never)
  * @param acquireLimiter            admits acquires (shared between pools, or {@code unlimited()})
  * @param createLimiter             admits resource creations
  * @param clock                     time and timers
@@ -43,6 +47,8 @@ public record EngineSettings(
         long validationTimeoutNanos,
         long releaseTimeoutNanos,
         long closeTimeoutNanos,
+        int growAtLoad,
+        int shrinkBelowLoad,
         AdmissionLimiter acquireLimiter,
         AdmissionLimiter createLimiter,
         PoolClock clock) {
@@ -59,6 +65,8 @@ public record EngineSettings(
         check(maxIdleTimeNanos >= 0 && maxLifetimeNanos >= 0 && remoteValidationNanos >= 0 && keepaliveNanos >= 0
                 && closeTimeoutNanos >= 0, "durations");
         check(lifetimeJitter >= 0 && lifetimeJitter <= 0.5, "lifetimeJitter");
+        check(growAtLoad >= 0 && growAtLoad <= capacity && shrinkBelowLoad >= 0 && shrinkBelowLoad <= capacity,
+                "loads");
     }
 
     private static void check(boolean rule, String what) {
@@ -73,7 +81,19 @@ public record EngineSettings(
         return new EngineSettings(shardName, shardMax, shardMinIdle, capacity, acquireTimeoutNanos,
                 createTimeoutNanos, shardMaxIdle, shardMaxLifetime, lifetimeJitter, evictionIntervalNanos,
                 remoteValidationNanos, keepaliveNanos, validationTimeoutNanos, releaseTimeoutNanos,
-                closeTimeoutNanos, shardAcquireLimiter, createLimiter, clock);
+                closeTimeoutNanos, growAtLoad, shrinkBelowLoad, shardAcquireLimiter, createLimiter, clock);
+    }
+
+    /** Settings for exclusive resources (capacity 1): the shape of a connection pool. */
+    public static EngineSettings exclusive(String name, int maxSize, int minIdle, long acquireTimeoutNanos,
+            long createTimeoutNanos, long maxIdleTimeNanos, long maxLifetimeNanos, double lifetimeJitter,
+            long evictionIntervalNanos, long remoteValidationNanos, long keepaliveNanos, long validationTimeoutNanos,
+            long releaseTimeoutNanos, long closeTimeoutNanos, AdmissionLimiter acquireLimiter,
+            AdmissionLimiter createLimiter, PoolClock clock) {
+        return new EngineSettings(name, maxSize, minIdle, 1, acquireTimeoutNanos, createTimeoutNanos,
+                maxIdleTimeNanos, maxLifetimeNanos, lifetimeJitter, evictionIntervalNanos, remoteValidationNanos,
+                keepaliveNanos, validationTimeoutNanos, releaseTimeoutNanos, closeTimeoutNanos, 0, 0, acquireLimiter,
+                createLimiter, clock);
     }
 
     /** Nanoseconds of a duration, saturating instead of overflowing. */

@@ -2,6 +2,7 @@ package io.sluice.engine;
 
 import java.time.Duration;
 import reactor.core.Disposable;
+import reactor.core.publisher.Sinks;
 
 /**
  * The background reaper, run every {@code evictionInterval} on the pool's clock. For each idle resource,
@@ -34,8 +35,82 @@ final class Housekeeper<R> implements Runnable {
         }
     }
 
+    /** Consecutive rounds in which the shared resources' load would have fit on one fewer. */
+    private int roundsBelowLowWater;
+
     @Override
     public void run() {
+        if (engine.capacity() > 1) {
+            runShared(settings.clock().nanoTime());
+        } else {
+            runExclusive();
+        }
+    }
+
+    /**
+     * Shared resources (channels) are looked after while they serve: one past its lifetime gets its
+     * replacement made first and is retired (drained, then destroyed) once that is ready; an unhealthy one
+     * (remote validation false, for a channel: in TRANSIENT_FAILURE for too long) is retired; an idle one
+     * past maxIdleTime is closed while more than minIdle live; and when the leases of all would fit on one
+     * fewer at {@code shrinkBelowLoad} each, for two rounds running, the lightest is retired.
+     */
+    private void runShared(long now) {
+        int live = 0;
+        int leases = 0;
+        Slot<R> lightest = null;
+        for (Slot<R> slot : engine.slots) {
+            int state = slot.get();
+            if (state < 0 || (state & Slot.RETIRING) != 0) {
+                continue;
+            }
+            live++;
+            leases += state;
+            if (lightest == null || state < lightest.get()) {
+                lightest = slot;
+            }
+            Object healthy = Publishers.now(engine.validation(slot.resource, true));
+            if (healthy != Publishers.LATER && !Boolean.TRUE.equals(healthy)) {
+                engine.retire(slot);
+                live--;
+                continue;
+            }
+            if (settings.maxLifetimeNanos() > 0 && now - slot.expiresAt >= 0 && !slot.replacing) {
+                slot.replacing = true;
+                Sinks.One<Boolean> replacement = engine.createSpare();
+                if (replacement == null) {
+                    engine.retire(slot); // no room for a replacement first: drain this one, refill after
+                } else {
+                    replacement.asMono().subscribe(made -> engine.retire(slot), error -> slot.replacing = false);
+                }
+            }
+        }
+        int shrinkAt = settings.shrinkBelowLoad();
+        if (shrinkAt > 0 && live > Math.max(1, settings.minIdle()) && leases <= shrinkAt * (live - 1)) {
+            if (++roundsBelowLowWater >= 2 && lightest != null) {
+                roundsBelowLowWater = 0;
+                engine.retire(lightest);
+            }
+        } else {
+            roundsBelowLowWater = 0;
+        }
+        int idle = 0;
+        for (Slot<R> slot : engine.slots) {
+            if (slot.get() == 0) {
+                idle++;
+            }
+        }
+        for (Slot<R> slot : engine.slots) {
+            if (settings.maxIdleTimeNanos() > 0 && idle > settings.minIdle() && slot.get() == 0
+                    && now - slot.lastUsed >= settings.maxIdleTimeNanos() && slot.compareAndSet(0, Slot.RESERVED)) {
+                idle--;
+                engine.destroy(slot);
+            }
+        }
+        engine.drain();
+        engine.ensureMinIdle();
+    }
+
+    private void runExclusive() {
         long now = settings.clock().nanoTime();
         int generation = engine.generation();
         int idle = 0;

@@ -298,14 +298,31 @@ public final class LeaseEngine<R> implements Disposable {
                 op.deadlineFromContext, state(), cause);
     }
 
-    /** Claims one lease on a live resource with room, scanning from the first slot. */
+    /**
+     * Claims one lease on a live resource with room. An exclusive resource is taken first-fit from the
+     * first slot, so that the same few stay busy and the rest can idle out; a shared one goes to the least
+     * loaded (see {@link LeastLoaded}), and another is opened when every one carries {@code growAtLoad}.
+     */
     private Slot<R> claimIdle() {
-        for (Slot<R> slot : slots) {
-            if (slot.tryClaim(capacity)) {
-                return slot;
+        if (capacity == 1) {
+            for (Slot<R> slot : slots) {
+                if (slot.tryClaim(1)) {
+                    return slot;
+                }
+            }
+            return null;
+        }
+        int[] lightest = {Integer.MAX_VALUE};
+        Slot<R> slot = LeastLoaded.claim(slots, capacity, lifecycle, lightest);
+        int growAt = settings.growAtLoad();
+        if (growAt > 0 && lightest[0] != Integer.MAX_VALUE && lightest[0] >= growAt && creating.get() == 0
+                && !closed.get()) {
+            Slot<R> empty = claimEmpty(false);
+            if (empty != null) {
+                create(empty, null);
             }
         }
-        return null;
+        return slot;
     }
 
     /**
@@ -359,6 +376,29 @@ public final class LeaseEngine<R> implements Disposable {
         return false;
     }
 
+    /** Marks a live resource retiring without holding a lease on it; destroyed when its last lease returns. */
+    void retire(Slot<R> slot) {
+        slot.markRetiring();
+        if (slot.compareAndSet(Slot.RETIRING, Slot.RESERVED)) {
+            destroy(slot);
+        }
+    }
+
+    /** Starts a creation outside any waiter's demand (a replacement, a refill); null if no room. */
+    Sinks.One<Boolean> createSpare() {
+        Slot<R> empty = closed.get() ? null : claimEmpty(false);
+        if (empty == null) {
+            return null;
+        }
+        Sinks.One<Boolean> done = Sinks.one();
+        create(empty, done);
+        return done;
+    }
+
+    int capacity() {
+        return capacity;
+    }
+
     /** Resources alive or being made. */
     int live() {
         int live = 0;
@@ -384,7 +424,8 @@ public final class LeaseEngine<R> implements Disposable {
      * been idle longer than the remote-validation window.
      */
     private int inspect(Slot<R> slot, long now) {
-        if (now - slot.expiresAt >= 0 && settings.maxLifetimeNanos() > 0) {
+        // A shared resource past its lifetime keeps serving until housekeeping has its replacement ready.
+        if (capacity == 1 && now - slot.expiresAt >= 0 && settings.maxLifetimeNanos() > 0) {
             retireHeld(slot);
             return RETIRED;
         }
@@ -579,6 +620,7 @@ public final class LeaseEngine<R> implements Disposable {
             return;
         }
         slot.resource = resource;
+        slot.replacing = false;
         slot.createdAt = now;
         slot.lastUsed = now;
         slot.lastValidated = now;
@@ -674,7 +716,8 @@ public final class LeaseEngine<R> implements Disposable {
             slot.lease = null;
         }
         long now = clock.nanoTime();
-        if (invalidate || closed.get() || (settings.maxLifetimeNanos() > 0 && now - slot.expiresAt >= 0)) {
+        if (invalidate || closed.get()
+                || (capacity == 1 && settings.maxLifetimeNanos() > 0 && now - slot.expiresAt >= 0)) {
             retireHeld(slot);
             Operators.complete(actual);
             return;

@@ -35,4 +35,13 @@ public interface ResourceLifecycle<R> {
 
     /** Releases everything the resource holds. Errors are counted, never retried. */
     Publisher<Void> destroy(R resource);
+
+    /**
+     * For shared resources (capacity above 1): whether this one should be picked before others that are
+     * not, for example a channel that is READY rather than in TRANSIENT_FAILURE. Called on every pick, so
+     * it must be cheap. Exclusive resources are never asked.
+     */
+    default boolean preferred(R resource) {
+        return true;
+    }
 }

@@ -39,6 +39,8 @@ final class Slot<R> extends AtomicInteger {
     long lastUsed;
     /** When a remote validation last succeeded. */
     long lastValidated;
+    /** Housekeeping has started this (shared) resource's replacement. */
+    volatile boolean replacing;
     /** The shard this resource is being closed for, so that its permit goes there first. */
     LeaseEngine<?> reclaimedFor;
     /** The current lease, for resources of capacity 1 (for leak reclaim and forced close). */

@@ -284,7 +284,7 @@ public final class SluicePoolBuilder {
             ConfigRules.notAbove("maxIdleTime", idleTime, "maxLifetime", maxLifetime);
         }
         String poolName = name != null ? name : "sluice-" + POOL_NUMBERS.incrementAndGet();
-        EngineSettings pool = new EngineSettings(poolName, maxSize, minIdle, 1,
+        EngineSettings pool = EngineSettings.exclusive(poolName, maxSize, minIdle,
                 nanos(acquireTimeout), nanos(createTimeout), nanos(idleTime), nanos(maxLifetime),
                 lifetimeJitter, nanos(backgroundEvictionInterval), nanos(remoteValidationAfterIdle),
                 nanos(keepaliveInterval), nanos(validationTimeout), nanos(releaseTimeout),

@@ -46,7 +46,7 @@ class LeaseEngineCapacityTest {
     private final LeaseEngine<Integer> engine = new LeaseEngine<>(new EngineSettings("channels", 2, 0, 3,
             Duration.ofSeconds(1).toNanos(), Duration.ofSeconds(1).toNanos(), 0, 0, 0,
             Duration.ofSeconds(10).toNanos(), Long.MAX_VALUE / 4, 0, Duration.ofSeconds(1).toNanos(),
-            Duration.ofSeconds(1).toNanos(), 0, AdmissionLimiter.unlimited(), AdmissionLimiter.unlimited(),
+            Duration.ofSeconds(1).toNanos(), 0, 0, 0, AdmissionLimiter.unlimited(), AdmissionLimiter.unlimited(),
             PoolClock.of(time)), lifecycle);
 
     @AfterEach
