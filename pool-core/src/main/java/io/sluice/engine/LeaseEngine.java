@@ -4,6 +4,7 @@ import io.sluice.AcquireTimeoutException;
 import io.sluice.AdmissionLimiter;
 import io.sluice.AdmissionRefusedException;
 import io.sluice.PoolClosedException;
+import io.sluice.PoolExhaustedException;
 import io.sluice.PoolState;
 import java.time.Duration;
 import java.util.Objects;
@@ -62,6 +63,17 @@ import reactor.core.publisher.Sinks;
  * @param <R> the resource type
  */
 public final class LeaseEngine<R> implements Disposable {
+
+    /**
+     * A Context key: an acquire whose subscriber's Context holds it does not queue when every resource is
+     * at its limit and none can be made; it fails at once with {@link PoolExhaustedException}.
+     */
+    public static final Object FAIL_WHEN_FULL = new Object() {
+        @Override
+        public String toString() {
+            return "sluice.failWhenFull";
+        }
+    };
 
     final EngineSettings settings;
     final ResourceLifecycle<R> lifecycle;
@@ -247,6 +259,12 @@ public final class LeaseEngine<R> implements Disposable {
     }
 
     private void enqueue(AcquireOperation<R> op, int from, long now) {
+        if (from == AcquireOperation.NEW && op.actual.currentContext().hasKey(FAIL_WHEN_FULL) && !roomToGrow()) {
+            if (op.compareAndSet(from, AcquireOperation.DONE)) {
+                op.fail(new PoolExhaustedException(name(), state()));
+            }
+            return;
+        }
         long deadline = op.deadline();
         if (deadline - now <= 0) {
             if (op.compareAndSet(from, AcquireOperation.DONE)) {
@@ -262,6 +280,19 @@ public final class LeaseEngine<R> implements Disposable {
         waiters.offer(op);
         sweeper.watch(deadline);
         drain();
+    }
+
+    /** Whether a resource could still be made (an empty slot, and no creation already covering demand). */
+    private boolean roomToGrow() {
+        if (creating.get() > pending.get()) {
+            return true;
+        }
+        for (Slot<R> slot : slots) {
+            if (slot.get() == Slot.EMPTY) {
+                return true;
+            }
+        }
+        return false;
     }
 
     void waiterCancelled() {

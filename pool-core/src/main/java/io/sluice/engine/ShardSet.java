@@ -47,6 +47,7 @@ public final class ShardSet<R> implements Disposable {
     private final List<LeaseEngine<R>> retiring = Collections.synchronizedList(new ArrayList<>());
     private final Disposable retirement;
     private final Mono<Lease<R>> routedAcquire = new RoutedAcquire();
+    private volatile boolean disposed;
 
     /**
      * @param onDemand          makes the engine of a new authority's shard; null: no shards on demand
@@ -58,7 +59,7 @@ public final class ShardSet<R> implements Disposable {
             long onDemandIdleNanos, PoolClock clock, long checkEveryNanos) {
         this.poolName = Objects.requireNonNull(poolName, "poolName");
         this.gate = Objects.requireNonNull(gate, "gate");
-        this.defaultShard = Objects.requireNonNull(defaultShard, "defaultShard");
+        this.defaultShard = defaultShard; // null: every acquire must name its authority
         this.declared = Collections.unmodifiableMap(new LinkedHashMap<>(declared));
         this.onDemand = onDemand;
         this.onDemandLimit = onDemandLimit;
@@ -81,6 +82,9 @@ public final class ShardSet<R> implements Disposable {
      */
     public LeaseEngine<R> shard(String authority) {
         if (authority == null) {
+            if (defaultShard == null) {
+                throw new UnknownAuthorityException(poolName, "(none)", authorities());
+            }
             return defaultShard;
         }
         LeaseEngine<R> shard = declared.get(authority);
@@ -121,7 +125,12 @@ public final class ShardSet<R> implements Disposable {
         return declared;
     }
 
-    /** The default shard. */
+    /** Every shard made on demand that exists now, by authority. */
+    public Map<String, LeaseEngine<R>> onDemand() {
+        return Collections.unmodifiableMap(made);
+    }
+
+    /** The default shard, or null when every acquire must name its authority. */
     public LeaseEngine<R> defaultShard() {
         return defaultShard;
     }
@@ -129,7 +138,9 @@ public final class ShardSet<R> implements Disposable {
     /** Every shard that exists now, the default one first. */
     public List<LeaseEngine<R>> all() {
         List<LeaseEngine<R>> all = new ArrayList<>();
-        all.add(defaultShard);
+        if (defaultShard != null) {
+            all.add(defaultShard);
+        }
         all.addAll(declared.values());
         all.addAll(made.values());
         return all;
@@ -154,7 +165,9 @@ public final class ShardSet<R> implements Disposable {
     /** Per shard, by authority ("" for the default shard). */
     public Map<String, PoolState> states() {
         Map<String, PoolState> states = new LinkedHashMap<>();
-        states.put("", defaultShard.state());
+        if (defaultShard != null) {
+            states.put("", defaultShard.state());
+        }
         declared.forEach((name, shard) -> states.put(name, shard.state()));
         made.forEach((name, shard) -> states.put(name, shard.state()));
         return states;
@@ -185,6 +198,7 @@ public final class ShardSet<R> implements Disposable {
 
     /** Closes every shard; completes when all are closed. */
     public Mono<Void> disposeLater() {
+        disposed = true;
         retirement.dispose();
         List<LeaseEngine<R>> shards = all();
         synchronized (retiring) {
@@ -201,7 +215,7 @@ public final class ShardSet<R> implements Disposable {
 
     @Override
     public boolean isDisposed() {
-        return defaultShard.isDisposed();
+        return disposed;
     }
 
     /** Routes each subscription by the authority in its subscriber's Context. */

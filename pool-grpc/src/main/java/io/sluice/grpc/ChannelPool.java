@@ -1,0 +1,233 @@
+package io.sluice.grpc;
+
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ConnectivityState;
+import io.grpc.Deadline;
+import io.grpc.ManagedChannel;
+import io.grpc.MethodDescriptor;
+import io.sluice.PoolState;
+import io.sluice.engine.EngineSettings;
+import io.sluice.engine.LeaseEngine;
+import io.sluice.engine.PoolClock;
+import io.sluice.engine.SharedCapacity;
+import io.sluice.engine.ShardSet;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import reactor.core.publisher.Mono;
+import reactor.util.context.Context;
+
+/**
+ * A pool of gRPC channels per authority (target), on the same engine as Sluice's R2DBC pool.
+ *
+ * <p>grpc-java sends every call of a {@code ManagedChannel} over one HTTP/2 connection; above the server's
+ * MAX_CONCURRENT_STREAMS, calls queue silently inside Netty while their deadline runs. The pool keeps each
+ * channel below {@code maxConcurrentCallsPerChannel}, sends each call to the least-loaded READY channel,
+ * opens channels as load grows (up to {@code maxChannels}) and closes surplus ones as it falls, and when
+ * every channel is full a call waits in the pool's FIFO queue, where its deadline is known and kept.
+ *
+ * <pre>{@code
+ * ChannelPool pool = ChannelPool.builder(target -> NettyChannelBuilder.forTarget(target).build())
+ *         .maxConcurrentCallsPerChannel(80)
+ *         .maxChannels(8)
+ *         .build();
+ * OrdersGrpc.OrdersBlockingStub orders = OrdersGrpc.newBlockingStub(pool.channel("orders.internal:443"));
+ * }</pre>
+ *
+ * <p>A call's deadline is the earliest of its {@code CallOptions} deadline, its gRPC {@code Context}
+ * deadline and the pool's {@code callTimeout}; the time it waits for a channel counts against it, and it
+ * waits at most {@code acquireTimeout}. {@link ReactorCalls} applies the Reactor Context's
+ * {@link io.sluice.Deadline} too.
+ */
+public final class ChannelPool {
+
+    private final ChannelPoolConfig config;
+    private final ChannelCounters counters = new ChannelCounters();
+    private final Set<ManagedChannel> channels = ConcurrentHashMap.newKeySet();
+    private final Map<String, Set<PooledChannel>> live = new ConcurrentHashMap<>();
+    private final ShardSet<PooledChannel> shards;
+    private final StatusMapping statuses;
+    private final Map<String, Channel> faces = new ConcurrentHashMap<>();
+    private volatile boolean shutdown;
+
+    ChannelPool(ChannelPoolConfig config) {
+        this.config = config;
+        this.statuses = new StatusMapping(config.failFast());
+        PoolClock clock = config.clock();
+        this.shards = new ShardSet<>(config.name(), SharedCapacity.unbounded(), null, Map.of(), this::shardFor,
+                config.maxAuthorities(), config.retireAuthorityAfterIdle().toNanos(), clock,
+                config.housekeepingInterval().toNanos());
+    }
+
+    /** Starts building a pool whose channels {@code channelFactory} makes, one call per channel needed. */
+    public static ChannelPoolBuilder builder(Function<String, ManagedChannel> channelFactory) {
+        return new ChannelPoolBuilder(channelFactory);
+    }
+
+    private LeaseEngine<PooledChannel> shardFor(String authority) {
+        Set<PooledChannel> ofAuthority = live.computeIfAbsent(authority, a -> ConcurrentHashMap.newKeySet());
+        EngineSettings settings = new EngineSettings(config.name() + "[" + authority + "]", config.maxChannels(),
+                config.minChannels(), config.maxConcurrentCallsPerChannel(),
+                config.acquireTimeout().toNanos(), config.connectTimeout().plusSeconds(5).toNanos(),
+                config.idleTimeout().toNanos(), config.channelLifetime().toNanos(), config.lifetimeJitter(),
+                config.housekeepingInterval().toNanos(), Long.MAX_VALUE / 4, 0, Duration.ofSeconds(1).toNanos(),
+                Duration.ofSeconds(5).toNanos(), 0, config.growAtLoad(), config.shrinkBelowLoad(),
+                config.callLimiter(), config.channelLimiter(), config.clock());
+        ChannelLifecycle lifecycle = new ChannelLifecycle(authority, config.channelFactory(), config.clock(),
+                config.connectTimeout(), config.replaceFailingAfter(), channels, counters, ofAuthority);
+        LeaseEngine<PooledChannel> engine = new LeaseEngine<>(settings, lifecycle);
+        engine.warmup(config.minChannels()).subscribe(made -> { }, error -> { });
+        return engine;
+    }
+
+    /**
+     * The channel face of {@code authority}: usable by any generated stub (blocking, future, async) and by
+     * Reactor stubs that accept a {@link Channel}. Each call on it is one lease on a pooled channel.
+     */
+    public Channel channel(String authority) {
+        Objects.requireNonNull(authority, "authority");
+        return faces.computeIfAbsent(authority, PoolChannel::new);
+    }
+
+    /** The configuration the pool was built with. */
+    public ChannelPoolConfig config() {
+        return config;
+    }
+
+    /** What the pool holds now, per authority. */
+    public Map<String, ChannelPoolStats> stats() {
+        Map<String, ChannelPoolStats> stats = new LinkedHashMap<>();
+        shards.onDemand().forEach((authority, engine) -> stats.put(authority, statsOf(authority, engine)));
+        return stats;
+    }
+
+    private ChannelPoolStats statsOf(String authority, LeaseEngine<PooledChannel> engine) {
+        int ready = 0;
+        int connecting = 0;
+        int idle = 0;
+        int failing = 0;
+        for (PooledChannel channel : live.getOrDefault(authority, Set.of())) {
+            ConnectivityState state = channel.state();
+            switch (state) {
+                case READY -> ready++;
+                case CONNECTING -> connecting++;
+                case IDLE -> idle++;
+                case TRANSIENT_FAILURE -> failing++;
+                default -> { }
+            }
+        }
+        PoolState state = engine.state();
+        channels.removeIf(ManagedChannel::isTerminated);
+        return new ChannelPoolStats(authority, ready + connecting + idle + failing, ready, connecting, idle, failing,
+                state.inUse(), state.pending(), state.creating(), counters.created.sum(), counters.retired.sum(),
+                counters.replacedUnhealthy.sum(), counters.callsStarted.sum(), counters.callsWaited.sum(),
+                Duration.ofNanos(counters.queueWaitNanos.sum()), channels.size());
+    }
+
+    /** Stops new calls; calls in flight finish, then every channel shuts down. Returns at once. */
+    public ChannelPool shutdown() {
+        shutdown = true;
+        shards.dispose();
+        return this;
+    }
+
+    /** Shuts every channel down now, cancelling the calls in flight, including on draining channels. */
+    public ChannelPool shutdownNow() {
+        shutdown();
+        channels.forEach(ManagedChannel::shutdownNow);
+        return this;
+    }
+
+    /** Whether {@link #shutdown()} was called. */
+    public boolean isShutdown() {
+        return shutdown;
+    }
+
+    /** Whether the pool is shut down and every channel it ever made has terminated. */
+    public boolean isTerminated() {
+        return shutdown && channels.stream().allMatch(ManagedChannel::isTerminated);
+    }
+
+    /**
+     * Waits, blocking the calling thread (never a Reactor thread), until every channel has terminated or
+     * the timeout passes; true if they all terminated.
+     */
+    public boolean awaitTermination(Duration timeout) throws InterruptedException {
+        long until = System.nanoTime() + timeout.toNanos();
+        try {
+            shards.disposeLater().block(timeout);
+        } catch (IllegalStateException notYet) {
+            return false;
+        }
+        for (ManagedChannel channel : channels) {
+            long left = until - System.nanoTime();
+            if (left <= 0 || !channel.awaitTermination(left, TimeUnit.NANOSECONDS)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The deadline a call runs under: the earliest of its options', its gRPC Context's and the pool's. */
+    CallOptions effectiveOptions(CallOptions options) {
+        Deadline deadline = options.getDeadline();
+        Deadline fromContext = io.grpc.Context.current().getDeadline();
+        if (fromContext != null && (deadline == null || fromContext.isBefore(deadline))) {
+            deadline = fromContext;
+        }
+        if (deadline == null && config.callTimeout() != null) {
+            deadline = Deadline.after(config.callTimeout().toNanos(), TimeUnit.NANOSECONDS);
+        }
+        return deadline == options.getDeadline() ? options : options.withDeadline(deadline);
+    }
+
+    /** The Context the acquire runs in: the call's deadline for its wait, and fail-fast if configured. */
+    private Context acquireContext(CallOptions options) {
+        Context context = Context.empty();
+        Deadline deadline = options.getDeadline();
+        if (deadline != null) {
+            context = context.put(io.sluice.Deadline.CONTEXT_KEY,
+                    io.sluice.Deadline.after(Duration.ofNanos(Math.max(0, deadline.timeRemaining(TimeUnit.NANOSECONDS)))));
+        }
+        if (config.failFast()) {
+            context = context.put(LeaseEngine.FAIL_WHEN_FULL, Boolean.TRUE);
+        }
+        return context;
+    }
+
+    private final class PoolChannel extends Channel {
+
+        private final String authority;
+
+        PoolChannel(String authority) {
+            this.authority = authority;
+        }
+
+        @Override
+        public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(MethodDescriptor<ReqT, RespT> method,
+                CallOptions callOptions) {
+            CallOptions options = effectiveOptions(callOptions);
+            counters.callsStarted.increment();
+            Mono<io.sluice.engine.Lease<PooledChannel>> leases = Mono.defer(() -> shards.shard(authority).acquire());
+            return new PooledClientCall<>(method, options, acquireContext(options), statuses, counters,
+                    config.clock()).acquire(leases);
+        }
+
+        @Override
+        public String authority() {
+            return authority;
+        }
+
+        @Override
+        public String toString() {
+            return "ChannelPool[" + config.name() + "].channel(" + authority + ")";
+        }
+    }
+}

@@ -1,0 +1,227 @@
+package io.sluice.grpc;
+
+import io.grpc.ManagedChannel;
+import io.sluice.AdmissionLimiter;
+import io.sluice.engine.PoolClock;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.function.Function;
+import reactor.core.scheduler.Scheduler;
+
+/**
+ * Builds a {@link ChannelPool}. Every setter rejects a bad value at once, naming the setting, the value and
+ * the rule; rules between settings are checked by {@link #build()}.
+ *
+ * <pre>{@code
+ * ChannelPool pool = ChannelPool.builder(target -> NettyChannelBuilder.forTarget(target)
+ *                 .keepAliveTime(5, TimeUnit.MINUTES).build())
+ *         .maxConcurrentCallsPerChannel(80)   // below the server's MAX_CONCURRENT_STREAMS (often 100)
+ *         .minChannels(1)
+ *         .maxChannels(8)
+ *         .build();
+ * }</pre>
+ */
+public final class ChannelPoolBuilder {
+
+    private final Function<String, ManagedChannel> factory;
+    private String name = "channels";
+    private int minChannels = 1;
+    private int maxChannels = 4;
+    private int maxConcurrentCallsPerChannel = 80;
+    private Integer growAtLoad;
+    private Integer shrinkBelowLoad;
+    private Duration acquireTimeout = Duration.ofSeconds(10);
+    private Duration callTimeout;
+    private boolean failFast;
+    private Duration channelLifetime = Duration.ZERO;
+    private double lifetimeJitter = 0.1;
+    private Duration idleTimeout = Duration.ofMinutes(5);
+    private Duration connectTimeout = Duration.ofSeconds(5);
+    private Duration replaceFailingAfter = Duration.ofSeconds(10);
+    private Duration housekeepingInterval = Duration.ofSeconds(1);
+    private int maxAuthorities = 64;
+    private Duration retireAuthorityAfterIdle = Duration.ofMinutes(10);
+    private AdmissionLimiter callLimiter = AdmissionLimiter.unlimited();
+    private AdmissionLimiter channelLimiter = AdmissionLimiter.unlimited();
+    private PoolClock clock = PoolClock.system();
+
+    ChannelPoolBuilder(Function<String, ManagedChannel> factory) {
+        this.factory = Objects.requireNonNull(factory, "channelFactory");
+    }
+
+    /** The pool's name, in messages and metrics. Default {@code channels}. */
+    public ChannelPoolBuilder name(String name) {
+        Objects.requireNonNull(name, "name");
+        if (name.isBlank()) {
+            throw new IllegalArgumentException("name '" + name + "' must not be blank");
+        }
+        this.name = name;
+        return this;
+    }
+
+    /** Channels each authority keeps open and connected. Default 1. */
+    public ChannelPoolBuilder minChannels(int minChannels) {
+        this.minChannels = atLeast("minChannels", minChannels, 0);
+        return this;
+    }
+
+    /** The most channels per authority. Default 4. */
+    public ChannelPoolBuilder maxChannels(int maxChannels) {
+        this.maxChannels = atLeast("maxChannels", maxChannels, 1);
+        return this;
+    }
+
+    /**
+     * The most calls in flight on one channel; set it below the server's MAX_CONCURRENT_STREAMS, so that
+     * calls wait in the pool's queue (where their deadline and order are kept) and never invisibly inside
+     * Netty. Default 80.
+     */
+    public ChannelPoolBuilder maxConcurrentCallsPerChannel(int calls) {
+        this.maxConcurrentCallsPerChannel = atLeast("maxConcurrentCallsPerChannel", calls, 1);
+        return this;
+    }
+
+    /** Another channel is opened when every channel carries at least this many calls. Default: 3/4 of the limit. */
+    public ChannelPoolBuilder growAtLoad(int calls) {
+        this.growAtLoad = atLeast("growAtLoad", calls, 1);
+        return this;
+    }
+
+    /**
+     * A surplus channel is drained and closed when all calls would fit on one fewer channel at this many
+     * each, two housekeeping rounds running. Default: 1/4 of the limit.
+     */
+    public ChannelPoolBuilder shrinkBelowLoad(int calls) {
+        this.shrinkBelowLoad = atLeast("shrinkBelowLoad", calls, 0);
+        return this;
+    }
+
+    /** How long a call may wait for a channel with room when it has no deadline of its own. Default 10 s. */
+    public ChannelPoolBuilder acquireTimeout(Duration timeout) {
+        this.acquireTimeout = positive("acquireTimeout", timeout);
+        return this;
+    }
+
+    /** The deadline of a call that has none (from its CallOptions, gRPC Context or Reactor Context). */
+    public ChannelPoolBuilder callTimeout(Duration timeout) {
+        this.callTimeout = positive("callTimeout", timeout);
+        return this;
+    }
+
+    /** When every channel is full: fail the call at once with RESOURCE_EXHAUSTED instead of queueing it. */
+    public ChannelPoolBuilder failFast(boolean failFast) {
+        this.failFast = failFast;
+        return this;
+    }
+
+    /**
+     * Each channel is replaced after this long (less a random jitter drawn at its creation): its
+     * replacement connects first, then it drains and shuts down. ZERO (the default): never.
+     */
+    public ChannelPoolBuilder channelLifetime(Duration lifetime) {
+        this.channelLifetime = notNegative("channelLifetime", lifetime);
+        return this;
+    }
+
+    /** The fraction, in [0, 0.5], by which each channel's lifetime is shortened at random. Default 0.1. */
+    public ChannelPoolBuilder lifetimeJitter(double jitter) {
+        if (!(jitter >= 0 && jitter <= 0.5)) {
+            throw new IllegalArgumentException("lifetimeJitter " + jitter + " must be between 0.0 and 0.5");
+        }
+        this.lifetimeJitter = jitter;
+        return this;
+    }
+
+    /** A channel above minChannels that carries no call for this long is closed. Default 5 min; ZERO: never. */
+    public ChannelPoolBuilder idleTimeout(Duration timeout) {
+        this.idleTimeout = notNegative("idleTimeout", timeout);
+        return this;
+    }
+
+    /** How long a new channel may take to connect before it joins anyway. Default 5 s. */
+    public ChannelPoolBuilder connectTimeout(Duration timeout) {
+        this.connectTimeout = positive("connectTimeout", timeout);
+        return this;
+    }
+
+    /** A channel in TRANSIENT_FAILURE for longer is replaced. Default 10 s. */
+    public ChannelPoolBuilder replaceFailingAfter(Duration duration) {
+        this.replaceFailingAfter = positive("replaceFailingAfter", duration);
+        return this;
+    }
+
+    /** How often channels are checked (health, lifetime, load). Default 1 s. */
+    public ChannelPoolBuilder housekeepingInterval(Duration interval) {
+        this.housekeepingInterval = positive("housekeepingInterval", interval);
+        return this;
+    }
+
+    /** The most authorities (targets) at once, and how long an unused one keeps its channels. */
+    public ChannelPoolBuilder authorities(int max, Duration retireAfterIdle) {
+        this.maxAuthorities = atLeast("maxAuthorities", max, 1);
+        this.retireAuthorityAfterIdle = positive("retireAuthorityAfterIdle", retireAfterIdle);
+        return this;
+    }
+
+    /** Admits calls: the same {@link io.sluice.TokenBucket} can gate an R2DBC pool's acquires too. */
+    public ChannelPoolBuilder callLimiter(AdmissionLimiter limiter) {
+        this.callLimiter = Objects.requireNonNull(limiter, "callLimiter");
+        return this;
+    }
+
+    /** Admits channel creations, so that a wave of replacements cannot open many connections at once. */
+    public ChannelPoolBuilder channelLimiter(AdmissionLimiter limiter) {
+        this.channelLimiter = Objects.requireNonNull(limiter, "channelLimiter");
+        return this;
+    }
+
+    /** Time and timers for the pool's decisions; a {@code VirtualTimeScheduler} in tests. */
+    public ChannelPoolBuilder clock(Scheduler scheduler) {
+        this.clock = PoolClock.of(scheduler);
+        return this;
+    }
+
+    /** Builds the pool; channels are made per authority on first use. */
+    public ChannelPool build() {
+        if (minChannels > maxChannels) {
+            throw new IllegalArgumentException("minChannels " + minChannels + " must not exceed maxChannels "
+                    + maxChannels);
+        }
+        int grow = growAtLoad != null ? growAtLoad : Math.max(1, maxConcurrentCallsPerChannel * 3 / 4);
+        int shrink = shrinkBelowLoad != null ? shrinkBelowLoad : maxConcurrentCallsPerChannel / 4;
+        if (grow > maxConcurrentCallsPerChannel) {
+            throw new IllegalArgumentException("growAtLoad " + grow + " must not exceed maxConcurrentCallsPerChannel "
+                    + maxConcurrentCallsPerChannel);
+        }
+        if (shrink >= grow) {
+            throw new IllegalArgumentException("shrinkBelowLoad " + shrink + " must be less than growAtLoad " + grow);
+        }
+        return new ChannelPool(new ChannelPoolConfig(name, factory, minChannels, maxChannels,
+                maxConcurrentCallsPerChannel, grow, shrink, acquireTimeout, callTimeout, failFast, channelLifetime,
+                lifetimeJitter, idleTimeout, connectTimeout, replaceFailingAfter, housekeepingInterval,
+                maxAuthorities, retireAuthorityAfterIdle, callLimiter, channelLimiter, clock));
+    }
+
+    private static int atLeast(String field, int value, int minimum) {
+        if (value < minimum) {
+            throw new IllegalArgumentException(field + " " + value + " must be at least " + minimum);
+        }
+        return value;
+    }
+
+    private static Duration positive(String field, Duration value) {
+        Objects.requireNonNull(value, field);
+        if (value.isNegative() || value.isZero()) {
+            throw new IllegalArgumentException(field + " " + value + " must be positive");
+        }
+        return value;
+    }
+
+    private static Duration notNegative(String field, Duration value) {
+        Objects.requireNonNull(value, field);
+        if (value.isNegative()) {
+            throw new IllegalArgumentException(field + " " + value + " must not be negative (ZERO turns it off)");
+        }
+        return value;
+    }
+}

@@ -1,0 +1,30 @@
+package io.sluice.grpc;
+
+import java.time.Duration;
+
+/**
+ * What one authority's channels hold now, and what happened to the pool's channels and calls since it
+ * started (the counters are the pool's, repeated for each authority).
+ *
+ * @param authority           the target
+ * @param channels            channels taking calls
+ * @param ready               of which READY
+ * @param connecting          of which CONNECTING
+ * @param idle                of which IDLE
+ * @param transientFailure    of which in TRANSIENT_FAILURE
+ * @param callsInFlight       calls holding a channel now
+ * @param callsQueued         calls waiting in the pool's queue for a channel with room
+ * @param channelsBeingMade   channels being created
+ * @param channelsCreated     channels created since start
+ * @param channelsRetired     channels retired since start (lifetime, health, surplus, shutdown)
+ * @param replacedUnhealthy   channels retired for staying in TRANSIENT_FAILURE
+ * @param calls               calls made since start
+ * @param callsThatWaited     calls that waited in the queue
+ * @param queueWait           the time those calls waited, in all
+ * @param channelsNotTerminated channels made and not yet terminated (taking calls, or draining)
+ */
+public record ChannelPoolStats(String authority, int channels, int ready, int connecting, int idle,
+        int transientFailure, int callsInFlight, int callsQueued, int channelsBeingMade, long channelsCreated,
+        long channelsRetired, long replacedUnhealthy, long calls, long callsThatWaited, Duration queueWait,
+        int channelsNotTerminated) {
+}
