@@ -216,18 +216,27 @@ final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
 
     @Override
     public void cancel(String message, Throwable cause) {
-        ClientCall<ReqT, RespT> call;
+        ClientCall<ReqT, RespT> direct = passThrough;
+        if (direct != null) {
+            cancelReal(direct, message, cause);
+            return;
+        }
         Listener<RespT> toClose = null;
         Subscription toCancel = null;
-        boolean neverStarted;
         synchronized (this) {
             if (cancelled) {
                 return;
             }
             cancelled = true;
-            call = real;
-            neverStarted = !started;
-            if (call == null) {
+            if (real != null) {
+                // The kept steps are being replayed on another thread, and a real ClientCall must not be
+                // started and cancelled at once: the cancel takes its turn after them.
+                if (pending != null) {
+                    pending.add(call -> cancelReal(call, message, cause));
+                    return;
+                }
+                direct = real;
+            } else {
                 toCancel = acquisition;
                 pending = null;
                 if (started && failure == null) {
@@ -235,12 +244,8 @@ final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
                 }
             }
         }
-        if (call != null) {
-            // Straight to the real call even during a replay: cancel may overtake what is kept.
-            call.cancel(message, cause);
-            if (neverStarted) {
-                release(); // a call that never starts never closes: its lease goes back here
-            }
+        if (direct != null) {
+            cancelReal(direct, message, cause);
             return;
         }
         if (toCancel != null) {
@@ -249,6 +254,18 @@ final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
         if (toClose != null) {
             Status status = Status.CANCELLED.withDescription(message != null ? message : "Call cancelled");
             toClose.onClose(cause != null ? status.withCause(cause) : status, new Metadata());
+        }
+    }
+
+    private void cancelReal(ClientCall<ReqT, RespT> call, String message, Throwable cause) {
+        boolean neverStarted;
+        synchronized (this) {
+            cancelled = true;
+            neverStarted = !started;
+        }
+        call.cancel(message, cause);
+        if (neverStarted) {
+            release(); // a call that never starts never closes: its lease goes back here
         }
     }
 

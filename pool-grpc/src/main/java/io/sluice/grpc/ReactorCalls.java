@@ -71,7 +71,6 @@ public final class ReactorCalls {
     private static <ReqT, RespT> void start(Channel channel, MethodDescriptor<ReqT, RespT> method,
             CallOptions options, ReqT request, FluxSink<RespT> sink) {
         ClientCall<ReqT, RespT> call = channel.newCall(method, options);
-        sink.onCancel(() -> call.cancel("The subscriber cancelled", null));
         call.start(new ClientCall.Listener<>() {
             @Override
             public void onMessage(RespT message) {
@@ -87,7 +86,11 @@ public final class ReactorCalls {
                 }
             }
         }, new Metadata());
-        // Demand flows to the call only once it has started: gRPC refuses request() before start().
+        // Cancellation and demand reach the call only once it has started: a ClientCall must not be
+        // cancelled from another thread while it is starting (grpc-java's stream is not set up yet, and
+        // the cancel fails), and it refuses request() before start(). A subscriber that cancelled
+        // meanwhile has its cancel run here, on this thread, right after the start.
+        sink.onCancel(() -> call.cancel("The subscriber cancelled", null));
         sink.onRequest(n -> call.request((int) Math.min(n, Integer.MAX_VALUE)));
         call.sendMessage(request);
         call.halfClose();

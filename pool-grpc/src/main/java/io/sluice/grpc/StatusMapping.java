@@ -4,6 +4,7 @@ import io.grpc.Status;
 import io.sluice.AcquireTimeoutException;
 import io.sluice.AdmissionRefusedException;
 import io.sluice.PoolClosedException;
+import io.sluice.PoolExhaustedException;
 import io.sluice.ShardLimitException;
 
 /**
@@ -23,7 +24,8 @@ final class StatusMapping {
         if (error instanceof AcquireTimeoutException) {
             // Fail-fast calls never waited: every channel was at its limit, which is exhaustion, not time.
             status = failFast ? Status.RESOURCE_EXHAUSTED : Status.DEADLINE_EXCEEDED;
-        } else if (error instanceof AdmissionRefusedException || error instanceof ShardLimitException) {
+        } else if (error instanceof AdmissionRefusedException || error instanceof ShardLimitException
+                || error instanceof PoolExhaustedException) {
             status = Status.RESOURCE_EXHAUSTED;
         } else if (error instanceof PoolClosedException) {
             status = Status.UNAVAILABLE;
