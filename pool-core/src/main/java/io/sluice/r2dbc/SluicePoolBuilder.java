@@ -6,6 +6,7 @@ import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
 import io.sluice.AdmissionLimiter;
 import io.sluice.PoolStartException;
+import io.sluice.engine.ConfigRules;
 import io.sluice.engine.EngineSettings;
 import io.sluice.engine.PoolClock;
 import java.time.Duration;

@@ -2,6 +2,7 @@ package io.sluice.grpc;
 
 import io.grpc.ManagedChannel;
 import io.sluice.AdmissionLimiter;
+import io.sluice.engine.ConfigRules;
 import io.sluice.engine.PoolClock;
 import java.time.Duration;
 import java.util.Objects;
@@ -51,23 +52,19 @@ public final class ChannelPoolBuilder {
 
     /** The pool's name, in messages and metrics. Default {@code channels}. */
     public ChannelPoolBuilder name(String name) {
-        Objects.requireNonNull(name, "name");
-        if (name.isBlank()) {
-            throw new IllegalArgumentException("name '" + name + "' must not be blank");
-        }
-        this.name = name;
+        this.name = ConfigRules.notBlank("name", name);
         return this;
     }
 
     /** Channels each authority keeps open and connected. Default 1. */
     public ChannelPoolBuilder minChannels(int minChannels) {
-        this.minChannels = atLeast("minChannels", minChannels, 0);
+        this.minChannels = ConfigRules.atLeast("minChannels", minChannels, 0);
         return this;
     }
 
     /** The most channels per authority. Default 4. */
     public ChannelPoolBuilder maxChannels(int maxChannels) {
-        this.maxChannels = atLeast("maxChannels", maxChannels, 1);
+        this.maxChannels = ConfigRules.atLeast("maxChannels", maxChannels, 1);
         return this;
     }
 
@@ -77,13 +74,13 @@ public final class ChannelPoolBuilder {
      * Netty. Default 80.
      */
     public ChannelPoolBuilder maxConcurrentCallsPerChannel(int calls) {
-        this.maxConcurrentCallsPerChannel = atLeast("maxConcurrentCallsPerChannel", calls, 1);
+        this.maxConcurrentCallsPerChannel = ConfigRules.atLeast("maxConcurrentCallsPerChannel", calls, 1);
         return this;
     }
 
     /** Another channel is opened when every channel carries at least this many calls. Default: 3/4 of the limit. */
     public ChannelPoolBuilder growAtLoad(int calls) {
-        this.growAtLoad = atLeast("growAtLoad", calls, 1);
+        this.growAtLoad = ConfigRules.atLeast("growAtLoad", calls, 1);
         return this;
     }
 
@@ -92,19 +89,19 @@ public final class ChannelPoolBuilder {
      * each, two housekeeping rounds running. Default: 1/4 of the limit.
      */
     public ChannelPoolBuilder shrinkBelowLoad(int calls) {
-        this.shrinkBelowLoad = atLeast("shrinkBelowLoad", calls, 0);
+        this.shrinkBelowLoad = ConfigRules.atLeast("shrinkBelowLoad", calls, 0);
         return this;
     }
 
     /** How long a call may wait for a channel with room when it has no deadline of its own. Default 10 s. */
     public ChannelPoolBuilder acquireTimeout(Duration timeout) {
-        this.acquireTimeout = positive("acquireTimeout", timeout);
+        this.acquireTimeout = ConfigRules.positive("acquireTimeout", timeout);
         return this;
     }
 
     /** The deadline of a call that has none (from its CallOptions, gRPC Context or Reactor Context). */
     public ChannelPoolBuilder callTimeout(Duration timeout) {
-        this.callTimeout = positive("callTimeout", timeout);
+        this.callTimeout = ConfigRules.positive("callTimeout", timeout);
         return this;
     }
 
@@ -119,47 +116,44 @@ public final class ChannelPoolBuilder {
      * replacement connects first, then it drains and shuts down. ZERO (the default): never.
      */
     public ChannelPoolBuilder channelLifetime(Duration lifetime) {
-        this.channelLifetime = notNegative("channelLifetime", lifetime);
+        this.channelLifetime = ConfigRules.notNegative("channelLifetime", lifetime);
         return this;
     }
 
     /** The fraction, in [0, 0.5], by which each channel's lifetime is shortened at random. Default 0.1. */
     public ChannelPoolBuilder lifetimeJitter(double jitter) {
-        if (!(jitter >= 0 && jitter <= 0.5)) {
-            throw new IllegalArgumentException("lifetimeJitter " + jitter + " must be between 0.0 and 0.5");
-        }
-        this.lifetimeJitter = jitter;
+        this.lifetimeJitter = ConfigRules.between("lifetimeJitter", jitter, 0.0, 0.5);
         return this;
     }
 
     /** A channel above minChannels that carries no call for this long is closed. Default 5 min; ZERO: never. */
     public ChannelPoolBuilder idleTimeout(Duration timeout) {
-        this.idleTimeout = notNegative("idleTimeout", timeout);
+        this.idleTimeout = ConfigRules.notNegative("idleTimeout", timeout);
         return this;
     }
 
     /** How long a new channel may take to connect before it joins anyway. Default 5 s. */
     public ChannelPoolBuilder connectTimeout(Duration timeout) {
-        this.connectTimeout = positive("connectTimeout", timeout);
+        this.connectTimeout = ConfigRules.positive("connectTimeout", timeout);
         return this;
     }
 
     /** A channel in TRANSIENT_FAILURE for longer is replaced. Default 10 s. */
     public ChannelPoolBuilder replaceFailingAfter(Duration duration) {
-        this.replaceFailingAfter = positive("replaceFailingAfter", duration);
+        this.replaceFailingAfter = ConfigRules.positive("replaceFailingAfter", duration);
         return this;
     }
 
     /** How often channels are checked (health, lifetime, load). Default 1 s. */
     public ChannelPoolBuilder housekeepingInterval(Duration interval) {
-        this.housekeepingInterval = positive("housekeepingInterval", interval);
+        this.housekeepingInterval = ConfigRules.positive("housekeepingInterval", interval);
         return this;
     }
 
     /** The most authorities (targets) at once, and how long an unused one keeps its channels. */
     public ChannelPoolBuilder authorities(int max, Duration retireAfterIdle) {
-        this.maxAuthorities = atLeast("maxAuthorities", max, 1);
-        this.retireAuthorityAfterIdle = positive("retireAuthorityAfterIdle", retireAfterIdle);
+        this.maxAuthorities = ConfigRules.atLeast("maxAuthorities", max, 1);
+        this.retireAuthorityAfterIdle = ConfigRules.positive("retireAuthorityAfterIdle", retireAfterIdle);
         return this;
     }
 
@@ -183,16 +177,10 @@ public final class ChannelPoolBuilder {
 
     /** Builds the pool; channels are made per authority on first use. */
     public ChannelPool build() {
-        if (minChannels > maxChannels) {
-            throw new IllegalArgumentException("minChannels " + minChannels + " must not exceed maxChannels "
-                    + maxChannels);
-        }
+        ConfigRules.notAbove("minChannels", minChannels, "maxChannels", maxChannels);
         int grow = growAtLoad != null ? growAtLoad : Math.max(1, maxConcurrentCallsPerChannel * 3 / 4);
         int shrink = shrinkBelowLoad != null ? shrinkBelowLoad : maxConcurrentCallsPerChannel / 4;
-        if (grow > maxConcurrentCallsPerChannel) {
-            throw new IllegalArgumentException("growAtLoad " + grow + " must not exceed maxConcurrentCallsPerChannel "
-                    + maxConcurrentCallsPerChannel);
-        }
+        ConfigRules.notAbove("growAtLoad", grow, "maxConcurrentCallsPerChannel", maxConcurrentCallsPerChannel);
         if (shrink >= grow) {
             throw new IllegalArgumentException("shrinkBelowLoad " + shrink + " must be less than growAtLoad " + grow);
         }
@@ -200,28 +188,5 @@ public final class ChannelPoolBuilder {
                 maxConcurrentCallsPerChannel, grow, shrink, acquireTimeout, callTimeout, failFast, channelLifetime,
                 lifetimeJitter, idleTimeout, connectTimeout, replaceFailingAfter, housekeepingInterval,
                 maxAuthorities, retireAuthorityAfterIdle, callLimiter, channelLimiter, clock));
-    }
-
-    private static int atLeast(String field, int value, int minimum) {
-        if (value < minimum) {
-            throw new IllegalArgumentException(field + " " + value + " must be at least " + minimum);
-        }
-        return value;
-    }
-
-    private static Duration positive(String field, Duration value) {
-        Objects.requireNonNull(value, field);
-        if (value.isNegative() || value.isZero()) {
-            throw new IllegalArgumentException(field + " " + value + " must be positive");
-        }
-        return value;
-    }
-
-    private static Duration notNegative(String field, Duration value) {
-        Objects.requireNonNull(value, field);
-        if (value.isNegative()) {
-            throw new IllegalArgumentException(field + " " + value + " must not be negative (ZERO turns it off)");
-        }
-        return value;
     }
 }
