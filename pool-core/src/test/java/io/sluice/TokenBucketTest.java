@@ -94,9 +94,28 @@ class TokenBucketTest {
 
     @Test
     void badRatesAndBurstsAreRejectedNamingTheValue() {
-        assertThatThrownBy(() -> TokenBucket.of("x", 0, 1)).hasMessage("ratePerSecond 0.0 must be positive and finite");
-        assertThatThrownBy(() -> TokenBucket.of("x", Double.NaN, 1)).hasMessage("ratePerSecond NaN must be positive and finite");
+        assertThatThrownBy(() -> TokenBucket.of("x", 0, 1))
+                .hasMessage("ratePerSecond 0.0 must be positive and at most 1e9 (one permit a nanosecond)");
+        assertThatThrownBy(() -> TokenBucket.of("x", Double.NaN, 1)).hasMessageStartingWith("ratePerSecond NaN");
+        assertThatThrownBy(() -> TokenBucket.of("x", 2e9, 1)).hasMessageStartingWith("ratePerSecond 2.0E9");
         assertThatThrownBy(() -> TokenBucket.of("x", 10, 0)).hasMessage("burst 0 must be at least 1");
+        assertThatThrownBy(() -> TokenBucket.of("x", 0.001, 10_000_000))
+                .hasMessage("burst 10000000 at ratePerSecond 0.001 takes longer than 9 years to refill");
+    }
+
+    @Test
+    void highRatesAreKeptExactlyNotRoundedToWholeNanoseconds() {
+        // One permit every 2.5 ns; a burst of 10 lets polling once a nanosecond keep up with the rate.
+        TokenBucket bucket = TokenBucket.of("fast", 4e8, 10, now::get);
+        int granted = 0;
+        for (int step = 0; step < 1_000; step++) {
+            now.addAndGet(1); // a nanosecond at a time
+            while (bucket.tryAcquire()) {
+                granted++;
+            }
+        }
+        // 10 at once, then 400 in 1,000 ns: a whole-nanosecond interval (3 ns) would give 10 + 333.
+        assertThat(granted).isBetween(405, 411);
     }
 
     /**
