@@ -29,6 +29,8 @@ final class AcquireOperation<R> extends AtomicInteger implements Subscription {
     /** The absolute deadline on the pool's clock; 0 until a slow path needs it. */
     long deadline;
     boolean deadlineFromContext;
+    /** When it joined the queue (0: it never waited). */
+    long enqueuedAt;
     /** The wait the admission limiter reserved, to give back if this acquire is cancelled meanwhile. */
     long admissionWait;
     private boolean requested;
@@ -55,6 +57,7 @@ final class AcquireOperation<R> extends AtomicInteger implements Subscription {
                 return;
             }
             if (compareAndSet(state, DONE)) {
+                engine.stats.cancelled.increment();
                 if (state == WAITING) {
                     // Stays in the queue as a settled node until the drain loop meets it at the head.
                     engine.waiterCancelled();

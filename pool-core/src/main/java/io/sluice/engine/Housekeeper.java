@@ -1,6 +1,7 @@
 package io.sluice.engine;
 
 import java.time.Duration;
+import io.sluice.DestroyCause;
 import reactor.core.Disposable;
 import reactor.core.publisher.Sinks;
 
@@ -70,7 +71,7 @@ final class Housekeeper<R> implements Runnable {
             }
             Object healthy = Publishers.now(engine.validation(slot.resource, true));
             if (healthy != Publishers.LATER && !Boolean.TRUE.equals(healthy)) {
-                engine.retire(slot);
+                engine.retire(slot, DestroyCause.VALIDATION);
                 live--;
                 continue;
             }
@@ -78,9 +79,10 @@ final class Housekeeper<R> implements Runnable {
                 slot.replacing = true;
                 Sinks.One<Boolean> replacement = engine.createSpare();
                 if (replacement == null) {
-                    engine.retire(slot); // no room for a replacement first: drain this one, refill after
+                    engine.retire(slot, DestroyCause.LIFETIME); // no room for a replacement first: drain, refill after
                 } else {
-                    replacement.asMono().subscribe(made -> engine.retire(slot), error -> slot.replacing = false);
+                    replacement.asMono().subscribe(made -> engine.retire(slot, DestroyCause.LIFETIME),
+                            error -> slot.replacing = false);
                 }
             }
         }
@@ -88,7 +90,7 @@ final class Housekeeper<R> implements Runnable {
         if (shrinkAt > 0 && live > Math.max(1, settings.minIdle()) && leases <= shrinkAt * (live - 1)) {
             if (++roundsBelowLowWater >= 2 && lightest != null) {
                 roundsBelowLowWater = 0;
-                engine.retire(lightest);
+                engine.retire(lightest, DestroyCause.SURPLUS);
             }
         } else {
             roundsBelowLowWater = 0;
@@ -103,7 +105,7 @@ final class Housekeeper<R> implements Runnable {
             if (settings.maxIdleTimeNanos() > 0 && idle > settings.minIdle() && slot.get() == 0
                     && now - slot.lastUsed >= settings.maxIdleTimeNanos() && slot.compareAndSet(0, Slot.RESERVED)) {
                 idle--;
-                engine.destroy(slot);
+                engine.destroy(slot, DestroyCause.IDLE);
             }
         }
         engine.drain();
@@ -125,11 +127,11 @@ final class Housekeeper<R> implements Runnable {
             }
             if (settings.maxLifetimeNanos() > 0 && now - slot.expiresAt >= 0) {
                 idle--;
-                engine.destroy(slot);
+                engine.destroy(slot, DestroyCause.LIFETIME);
             } else if (settings.maxIdleTimeNanos() > 0 && now - slot.lastUsed >= settings.maxIdleTimeNanos()
                     && idle > settings.minIdle()) {
                 idle--;
-                engine.destroy(slot);
+                engine.destroy(slot, DestroyCause.IDLE);
             } else if (settings.keepaliveNanos() > 0 && now - slot.idleSince() >= settings.keepaliveNanos()) {
                 keepAlive(slot, generation);
             } else {
@@ -150,7 +152,8 @@ final class Housekeeper<R> implements Runnable {
                         engine.recheckAfterIdle(slot, generation);
                         engine.drain();
                     } else {
-                        engine.destroy(slot);
+                        engine.destroy(slot, !valid ? DestroyCause.VALIDATION
+                                : engine.isDisposed() ? DestroyCause.CLOSE : DestroyCause.EVICT_ALL);
                     }
                 }));
     }

@@ -23,13 +23,18 @@ public final class Lease<R> {
     final Slot<R> slot;
     private final R resource;
     private final long acquiredAt;
+    private final Throwable acquireStack;
     private volatile int state;
+    private volatile boolean leakReported;
+    private volatile long takenBackAfterNanos;
+    private volatile String takenBackBy;
 
-    Lease(LeaseEngine<R> engine, Slot<R> slot, long acquiredAt) {
+    Lease(LeaseEngine<R> engine, Slot<R> slot, long acquiredAt, Throwable acquireStack) {
         this.engine = engine;
         this.slot = slot;
         this.resource = slot.resource;
         this.acquiredAt = acquiredAt;
+        this.acquireStack = acquireStack;
     }
 
     /** The leased resource. */
@@ -71,8 +76,41 @@ public final class Lease<R> {
         return new ReleaseMono<>(this, true);
     }
 
+    /** How long the lease had been held when the pool took it back (0 if it did not). */
+    public long takenBackAfterNanos() {
+        return takenBackAfterNanos;
+    }
+
+    /** The setting that made the pool take the lease back ({@code leakReclaimAfter}, {@code closeTimeout}). */
+    public String takenBackBy() {
+        return takenBackBy;
+    }
+
     /** Ends the lease for its holder; true only for the first caller. */
     boolean end(int how) {
         return STATE.compareAndSet(this, HELD, how);
+    }
+
+    /** Takes the lease back from its holder; true only if it was still held. */
+    boolean takeBack(long heldNanos, String by) {
+        takenBackAfterNanos = heldNanos;
+        takenBackBy = by;
+        return end(TAKEN_BACK);
+    }
+
+    boolean markLeakReported() {
+        if (leakReported) {
+            return false;
+        }
+        leakReported = true;
+        return true;
+    }
+
+    boolean leakReported() {
+        return leakReported;
+    }
+
+    Throwable acquireStack() {
+        return acquireStack;
     }
 }

@@ -3,6 +3,7 @@ package io.sluice.engine;
 import io.sluice.AcquireTimeoutException;
 import io.sluice.AdmissionLimiter;
 import io.sluice.AdmissionRefusedException;
+import io.sluice.DestroyCause;
 import io.sluice.PoolClosedException;
 import io.sluice.PoolExhaustedException;
 import io.sluice.PoolState;
@@ -90,6 +91,8 @@ public final class LeaseEngine<R> implements Disposable {
     private volatile int generation;
 
     private final SharedCapacity gate;
+    final EngineStats stats;
+    final LeakWatch leaks;
     /** Set while this engine waits in the gate's queue of shards starved for a permit. */
     final AtomicBoolean starvingMark = new AtomicBoolean();
     /** Idle resources other shards are closing for this one, not yet given back. */
@@ -112,9 +115,20 @@ public final class LeaseEngine<R> implements Disposable {
     }
 
     /** A shard of a pool, whose resources also count against the pool's {@code gate}. */
-    @SuppressWarnings("unchecked")
     public LeaseEngine(EngineSettings settings, ResourceLifecycle<R> lifecycle, SharedCapacity gate) {
+        this(settings, lifecycle, gate, new EngineStats(), LeakWatch.OFF);
+    }
+
+    /**
+     * A shard of a pool, counting into {@code stats} (which shards made on demand share), and watching its
+     * leases for leaks as {@code leaks} says.
+     */
+    @SuppressWarnings("unchecked")
+    public LeaseEngine(EngineSettings settings, ResourceLifecycle<R> lifecycle, SharedCapacity gate,
+            EngineStats stats, LeakWatch leaks) {
         this.settings = Objects.requireNonNull(settings, "settings");
+        this.stats = Objects.requireNonNull(stats, "stats");
+        this.leaks = Objects.requireNonNull(leaks, "leaks");
         this.gate = Objects.requireNonNull(gate, "gate");
         this.acquireLimiter = settings.acquireLimiter();
         this.createLimiter = settings.createLimiter();
@@ -129,6 +143,7 @@ public final class LeaseEngine<R> implements Disposable {
         this.lastActivity = clock.nanoTime();
         gate.join(this);
         housekeeper.start();
+        leaks.start(this);
     }
 
     /** The pool's name. */
@@ -207,6 +222,8 @@ public final class LeaseEngine<R> implements Disposable {
         long wait = left <= 1 ? AdmissionLimiter.REFUSED : acquireLimiter.reserve(left - 1);
         if (wait == AdmissionLimiter.REFUSED) {
             if (op.compareAndSet(AcquireOperation.NEW, AcquireOperation.DONE)) {
+                stats.admissionRefusals.increment();
+                Events.acquired(name(), 0, "refused");
                 op.fail(new AdmissionRefusedException(name(), acquireLimiter.name(),
                         Duration.ofNanos(Math.max(0, left))));
             }
@@ -223,6 +240,8 @@ public final class LeaseEngine<R> implements Disposable {
         }
         clock.schedule(() -> {
             if (op.compareAndSet(AcquireOperation.ADMITTING, AcquireOperation.NEW)) {
+                stats.admissionWaits.increment();
+                stats.admissionWaitNanos.add(wait);
                 proceed(op, clock.nanoTime());
             }
         }, wait);
@@ -277,6 +296,9 @@ public final class LeaseEngine<R> implements Disposable {
             pending.decrementAndGet(); // cancelled meanwhile
             return;
         }
+        if (op.enqueuedAt == 0) {
+            op.enqueuedAt = now | 1;
+        }
         waiters.offer(op);
         sweeper.watch(deadline);
         drain();
@@ -325,6 +347,8 @@ public final class LeaseEngine<R> implements Disposable {
     }
 
     AcquireTimeoutException timeout(AcquireOperation<R> op, long now, Throwable cause) {
+        stats.timedOut.increment();
+        Events.acquired(name(), now - op.startedAt, "timeout");
         return new AcquireTimeoutException(name(), Duration.ofNanos(Math.max(0, now - op.startedAt)),
                 op.deadlineFromContext, state(), cause);
     }
@@ -400,7 +424,7 @@ public final class LeaseEngine<R> implements Disposable {
             if (slot.get() == 0 && slot.compareAndSet(0, Slot.RESERVED)) {
                 requester.reclaimsPending.incrementAndGet();
                 slot.reclaimedFor = requester;
-                destroy(slot);
+                destroy(slot, DestroyCause.SHARD_RECLAIM);
                 return true;
             }
         }
@@ -408,10 +432,10 @@ public final class LeaseEngine<R> implements Disposable {
     }
 
     /** Marks a live resource retiring without holding a lease on it; destroyed when its last lease returns. */
-    void retire(Slot<R> slot) {
-        slot.markRetiring();
+    void retire(Slot<R> slot, DestroyCause cause) {
+        slot.markRetiring(cause);
         if (slot.compareAndSet(Slot.RETIRING, Slot.RESERVED)) {
-            destroy(slot);
+            destroy(slot, cause);
         }
     }
 
@@ -457,7 +481,7 @@ public final class LeaseEngine<R> implements Disposable {
     private int inspect(Slot<R> slot, long now) {
         // A shared resource past its lifetime keeps serving until housekeeping has its replacement ready.
         if (capacity == 1 && now - slot.expiresAt >= 0 && settings.maxLifetimeNanos() > 0) {
-            retireHeld(slot);
+            retireHeld(slot, DestroyCause.LIFETIME);
             return RETIRED;
         }
         Object local = Publishers.now(validation(slot.resource, false));
@@ -465,7 +489,7 @@ public final class LeaseEngine<R> implements Disposable {
             return CHECK_LATER;
         }
         if (!Boolean.TRUE.equals(local)) {
-            retireHeld(slot);
+            retireHeld(slot, DestroyCause.VALIDATION);
             return RETIRED;
         }
         return now - slot.idleSince() > settings.remoteValidationNanos() ? CHECK_LATER : GOOD;
@@ -485,7 +509,15 @@ public final class LeaseEngine<R> implements Disposable {
     }
 
     private void handOver(AcquireOperation<R> op, Slot<R> slot, long now) {
-        Lease<R> lease = new Lease<>(this, slot, now);
+        stats.acquires.increment();
+        if (op.enqueuedAt != 0) {
+            // Only an acquire that waited has a duration worth the adds: the fast path takes no time.
+            stats.acquireNanos.add(now - op.startedAt);
+            stats.waited.increment();
+            stats.waitNanos.add(now - op.enqueuedAt);
+        }
+        Events.acquired(name(), op.enqueuedAt != 0 ? now - op.enqueuedAt : 0, "lease");
+        Lease<R> lease = new Lease<>(this, slot, now, leaks.stackOfAcquire());
         if (capacity == 1) {
             slot.lease = lease;
         }
@@ -525,7 +557,7 @@ public final class LeaseEngine<R> implements Disposable {
                             giveBack(slot);
                         }
                     } else {
-                        retireHeld(slot);
+                        retireHeld(slot, DestroyCause.VALIDATION);
                         if (op.get() == AcquireOperation.CHECKING) {
                             enqueue(op, AcquireOperation.CHECKING, at);
                         }
@@ -625,6 +657,7 @@ public final class LeaseEngine<R> implements Disposable {
 
     private void startCreation(Slot<R> slot, Sinks.One<Boolean> done) {
         int startedIn = generation;
+        slot.createStartedAt = clock.nanoTime();
         Publisher<R> source;
         try {
             source = lifecycle.create();
@@ -640,6 +673,7 @@ public final class LeaseEngine<R> implements Disposable {
     void created(Slot<R> slot, R resource, Throwable error, int startedIn, Sinks.One<Boolean> done) {
         long now = clock.nanoTime();
         if (resource == null) {
+            stats.creationFailures.increment();
             slot.set(Slot.EMPTY);
             gate.giveBack(null);
             creating.decrementAndGet();
@@ -650,8 +684,12 @@ public final class LeaseEngine<R> implements Disposable {
             drain();
             return;
         }
+        stats.created.increment();
+        stats.createNanos.add(now - slot.createStartedAt);
+        Events.created(name(), now - slot.createStartedAt);
         slot.resource = resource;
         slot.replacing = false;
+        slot.retireCause = null;
         slot.createdAt = now;
         slot.lastUsed = now;
         slot.lastValidated = now;
@@ -659,7 +697,7 @@ public final class LeaseEngine<R> implements Disposable {
         if (closed.get() || startedIn != generation) {
             slot.set(Slot.RESERVED);
             creating.decrementAndGet();
-            destroy(slot);
+            destroy(slot, closed.get() ? DestroyCause.CLOSE : DestroyCause.EVICT_ALL);
         } else {
             slot.set(0);
             creating.decrementAndGet();
@@ -747,9 +785,16 @@ public final class LeaseEngine<R> implements Disposable {
             slot.lease = null;
         }
         long now = clock.nanoTime();
-        if (invalidate || closed.get()
-                || (capacity == 1 && settings.maxLifetimeNanos() > 0 && now - slot.expiresAt >= 0)) {
-            retireHeld(slot);
+        stats.released.increment();
+        stats.useNanos.add(now - lease.acquiredAtNanos());
+        Events.released(name(), now - lease.acquiredAtNanos());
+        leaks.released(this, lease, now);
+        DestroyCause retireNow = invalidate ? DestroyCause.INVALIDATED
+                : closed.get() ? DestroyCause.CLOSE
+                : capacity == 1 && settings.maxLifetimeNanos() > 0 && now - slot.expiresAt >= 0 ? DestroyCause.LIFETIME
+                : null;
+        if (retireNow != null) {
+            retireHeld(slot, retireNow);
             Operators.complete(actual);
             return;
         }
@@ -757,7 +802,7 @@ public final class LeaseEngine<R> implements Disposable {
         try {
             reset = lifecycle.reset(lease.resource());
         } catch (Throwable error) {
-            retireHeld(slot);
+            retireHeld(slot, DestroyCause.RELEASE_FAILURE);
             Operators.complete(actual);
             return;
         }
@@ -769,7 +814,7 @@ public final class LeaseEngine<R> implements Disposable {
             return;
         }
         if (result == Publishers.FAILED) {
-            retireHeld(slot);
+            retireHeld(slot, DestroyCause.RELEASE_FAILURE);
         } else {
             returnToIdle(slot, now);
         }
@@ -792,6 +837,11 @@ public final class LeaseEngine<R> implements Disposable {
         }
     }
 
+    /** The counters since start. */
+    public EngineStats stats() {
+        return stats;
+    }
+
     /** Whether this shard's waiters outnumber the creations and reclaims under way for them. */
     boolean needsPermit() {
         return pending.get() - creating.get() - reclaimsPending.get() > 0;
@@ -804,13 +854,13 @@ public final class LeaseEngine<R> implements Disposable {
      */
     void recheckAfterIdle(Slot<R> slot, int generationBefore) {
         if ((closed.get() || generationBefore != generation) && slot.compareAndSet(0, Slot.RESERVED)) {
-            destroy(slot);
+            destroy(slot, closed.get() ? DestroyCause.CLOSE : DestroyCause.EVICT_ALL);
         }
     }
 
     /** Retires a resource the caller holds a lease on, and gives that lease up. */
-    void retireHeld(Slot<R> slot) {
-        slot.markRetiring();
+    void retireHeld(Slot<R> slot, DestroyCause cause) {
+        slot.markRetiring(cause);
         int after = slot.decrementAndGet();
         if (Slot.lastLeaseOfRetiring(after)) {
             destroyRetired(slot);
@@ -819,12 +869,15 @@ public final class LeaseEngine<R> implements Disposable {
 
     private void destroyRetired(Slot<R> slot) {
         if (slot.compareAndSet(Slot.RETIRING, Slot.RESERVED)) {
-            destroy(slot);
+            DestroyCause cause = slot.retireCause;
+            destroy(slot, cause != null ? cause : DestroyCause.CLOSE);
         }
     }
 
     /** Destroys the resource of a RESERVED slot; the slot is EMPTY again once that is done or timed out. */
-    void destroy(Slot<R> slot) {
+    void destroy(Slot<R> slot, DestroyCause cause) {
+        stats.destroyed(cause);
+        Events.destroyed(name(), cause, clock.nanoTime() - slot.createdAt);
         R resource = slot.resource;
         slot.resource = null;
         slot.lease = null;
@@ -864,12 +917,9 @@ public final class LeaseEngine<R> implements Disposable {
         generation++;
         for (Slot<R> slot : slots) {
             if (slot.compareAndSet(0, Slot.RESERVED)) {
-                destroy(slot);
+                destroy(slot, DestroyCause.EVICT_ALL);
             } else {
-                slot.markRetiring();
-                if (slot.compareAndSet(Slot.RETIRING, Slot.RESERVED)) {
-                    destroy(slot); // its last lease came back between the two steps
-                }
+                retire(slot, DestroyCause.EVICT_ALL); // destroyed at once if its last lease came back meanwhile
             }
         }
         ensureMinIdle();
@@ -883,14 +933,12 @@ public final class LeaseEngine<R> implements Disposable {
     public Mono<Void> disposeLater() {
         if (closed.compareAndSet(false, true)) {
             housekeeper.stop();
+            leaks.stop();
             for (Slot<R> slot : slots) {
                 if (slot.compareAndSet(0, Slot.RESERVED)) {
-                    destroy(slot);
+                    destroy(slot, DestroyCause.CLOSE);
                 } else {
-                    slot.markRetiring();
-                    if (slot.compareAndSet(Slot.RETIRING, Slot.RESERVED)) {
-                        destroy(slot);
-                    }
+                    retire(slot, DestroyCause.CLOSE);
                 }
             }
             drain();
@@ -906,9 +954,9 @@ public final class LeaseEngine<R> implements Disposable {
     private void takeBackLeases() {
         for (Slot<R> slot : slots) {
             Lease<R> lease = slot.lease;
-            if (lease != null && lease.end(Lease.TAKEN_BACK)) {
+            if (lease != null && lease.takeBack(clock.nanoTime() - lease.acquiredAtNanos(), "closeTimeout")) {
                 slot.lease = null;
-                retireHeld(slot);
+                retireHeld(slot, DestroyCause.CLOSE);
             }
         }
     }

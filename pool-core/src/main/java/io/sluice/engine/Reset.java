@@ -40,7 +40,7 @@ final class Reset<R> implements CoreSubscriber<Void> {
     public void onError(Throwable error) {
         if (!finished) {
             finished = true;
-            engine.retireHeld(slot);
+            engine.retireHeld(slot, io.sluice.DestroyCause.RELEASE_FAILURE);
             Operators.complete(actual);
         }
     }

@@ -39,6 +39,10 @@ final class Slot<R> extends AtomicInteger {
     long lastUsed;
     /** When a remote validation last succeeded. */
     long lastValidated;
+    /** Why the resource is retiring, once it is. */
+    volatile io.sluice.DestroyCause retireCause;
+    /** When its creation started, for the creation time. */
+    long createStartedAt;
     /** Housekeeping has started this (shared) resource's replacement. */
     volatile boolean replacing;
     /** The shard this resource is being closed for, so that its permit goes there first. */
@@ -57,8 +61,11 @@ final class Slot<R> extends AtomicInteger {
         return state >= 0 && state < capacity && compareAndSet(state, state + 1);
     }
 
-    /** Marks a live resource as retiring; it takes no new leases from now on. */
-    void markRetiring() {
+    /** Marks a live resource as retiring, for {@code cause}; it takes no new leases from now on. */
+    void markRetiring(io.sluice.DestroyCause cause) {
+        if (retireCause == null) {
+            retireCause = cause;
+        }
         for (;;) {
             int state = get();
             if (state < 0 || (state & RETIRING) != 0 || compareAndSet(state, state | RETIRING)) {

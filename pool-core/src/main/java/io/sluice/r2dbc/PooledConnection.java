@@ -8,6 +8,7 @@ import io.r2dbc.spi.Statement;
 import io.r2dbc.spi.TransactionDefinition;
 import io.r2dbc.spi.ValidationDepth;
 import io.r2dbc.spi.Wrapped;
+import io.sluice.LeaseReclaimedException;
 import io.sluice.engine.Lease;
 import java.time.Duration;
 import org.reactivestreams.Publisher;
@@ -34,9 +35,12 @@ final class PooledConnection implements Connection, Wrapped<Connection> {
 
     private Connection live() {
         if (lease.isEnded()) {
-            throw new IllegalStateException(lease.isTakenBack()
-                    ? "This connection of pool '" + poolName + "' was taken back by the pool and closed"
-                    : "This connection was returned to pool '" + poolName + "' by close(); acquire a new one");
+            if (lease.isTakenBack()) {
+                throw new LeaseReclaimedException(poolName, Duration.ofNanos(lease.takenBackAfterNanos()),
+                        lease.takenBackBy());
+            }
+            throw new IllegalStateException("This connection was returned to pool '" + poolName
+                    + "' by close(); acquire a new one");
         }
         return delegate;
     }

@@ -4,6 +4,8 @@ import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
 import io.r2dbc.spi.ConnectionFactoryMetadata;
 import io.sluice.PoolState;
+import io.sluice.PoolStats;
+import io.sluice.engine.EngineStats;
 import io.sluice.engine.EngineSettings;
 import io.sluice.engine.Lease;
 import io.sluice.engine.LeaseEngine;
@@ -51,6 +53,7 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
     private final ConnectionFactory factory;
     private final ShardSet<PhysicalConnection> shards;
     private final Mono<Connection> acquire;
+    private final EngineStats onDemandStats;
 
     SluicePool(SluicePoolConfig config) {
         this.config = config;
@@ -58,13 +61,17 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
         String name = config.engineSettings().name();
         SharedCapacity gate = config.sharded() ? SharedCapacity.of(config.globalMaxSize()) : SharedCapacity.unbounded();
         LeaseEngine<PhysicalConnection> defaultShard = new LeaseEngine<>(config.engineSettings(),
-                lifecycle(factory), gate);
+                lifecycle(factory), gate, new EngineStats(), config.leakWatch());
         Map<String, LeaseEngine<PhysicalConnection>> declared = new LinkedHashMap<>();
         config.shards().forEach((authority, shard) -> declared.put(authority,
-                new LeaseEngine<>(shard.settings(), lifecycle(factoryOf(authority, shard)), gate)));
+                new LeaseEngine<>(shard.settings(), lifecycle(factoryOf(authority, shard)), gate, new EngineStats(),
+                        config.leakWatch())));
+        // Shards made on demand count into one set of counters, so that their history outlives them.
+        EngineStats onDemandStats = new EngineStats();
+        this.onDemandStats = onDemandStats;
         Function<String, LeaseEngine<PhysicalConnection>> onDemand = config.onDemand() == null ? null
                 : authority -> new LeaseEngine<>(renamed(config.onDemand().settings(), name + "[" + authority + "]"),
-                        lifecycle(factoryOf(authority, config.onDemand())), gate);
+                        lifecycle(factoryOf(authority, config.onDemand())), gate, onDemandStats, config.leakWatch());
         EngineSettings settings = config.engineSettings();
         this.shards = new ShardSet<>(name, gate, defaultShard, declared, onDemand, config.onDemandLimit(),
                 config.onDemandIdle() == null ? 0 : config.onDemandIdle().toNanos(), settings.clock(),
@@ -158,6 +165,49 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
     public PoolState state() {
         return config.sharded() ? shards.state() : shards.defaultShard().state();
     }
+
+    /**
+     * A snapshot of the whole pool: what it holds now and what it has done since it started (acquires,
+     * waits, timeouts, admission, creations, destructions by cause, leaks), all shards added up.
+     */
+    public PoolStats stats() {
+        Map<String, PoolStats> shards = shardStats();
+        PoolStats total = null;
+        for (PoolStats shard : shards.values()) {
+            total = total == null ? shard : total.plus(shard, config.globalMaxSize());
+        }
+        return total;
+    }
+
+    /**
+     * The same per shard: {@code ""} for the default shard, the authority for each declared shard, and
+     * {@code "(on demand)"} for all shards made on demand together.
+     */
+    public Map<String, PoolStats> shardStats() {
+        Map<String, PoolStats> stats = new LinkedHashMap<>();
+        LeaseEngine<PhysicalConnection> defaultShard = shards.defaultShard();
+        stats.put("", defaultShard.stats().snapshot(defaultShard.state()));
+        shards.declared().forEach((authority, shard) -> stats.put(authority, shard.stats().snapshot(shard.state())));
+        if (config.onDemand() != null) {
+            int inUse = 0;
+            int idle = 0;
+            int pending = 0;
+            int creating = 0;
+            for (LeaseEngine<PhysicalConnection> shard : shards.onDemand().values()) {
+                PoolState state = shard.state();
+                inUse += state.inUse();
+                idle += state.idle();
+                pending += state.pending();
+                creating += state.creating();
+            }
+            stats.put(ON_DEMAND, onDemandStats.snapshot(new PoolState(inUse, idle, pending, creating,
+                    config.globalMaxSize())));
+        }
+        return stats;
+    }
+
+    /** The key of the shards made on demand in {@link #shardStats()}. */
+    public static final String ON_DEMAND = "(on demand)";
 
     /** What one shard holds now ({@code ""} for the default shard). */
     public Map<String, PoolState> shardStates() {

@@ -57,6 +57,8 @@ public final class SluicePoolBuilder {
     private Duration releaseTimeout = Duration.ofSeconds(5);
     private Duration closeTimeout;
     private Duration failFast;
+    private Duration leakDetectionThreshold = Duration.ZERO;
+    private Duration leakReclaimAfter = Duration.ZERO;
     private Function<? super Connection, ? extends Publisher<Void>> postAllocate;
     private Function<? super Connection, ? extends Publisher<Void>> preRelease;
     private PoolClock clock = PoolClock.system();
@@ -171,6 +173,26 @@ public final class SluicePoolBuilder {
      */
     public SluicePoolBuilder closeTimeout(Duration closeTimeout) {
         this.closeTimeout = ConfigRules.positive("closeTimeout", closeTimeout);
+        return this;
+    }
+
+    /**
+     * A connection held longer than this is reported once as a probable leak (a warning to the
+     * {@code System.Logger} {@code io.sluice.pool}, with the stack where it was acquired, which is captured
+     * only when this is on), counted in {@link SluicePool#stats()}, and a JFR event. ZERO (the default): off.
+     */
+    public SluicePoolBuilder leakDetectionThreshold(Duration threshold) {
+        this.leakDetectionThreshold = ConfigRules.notNegative("leakDetectionThreshold", threshold);
+        return this;
+    }
+
+    /**
+     * A connection held longer than this is taken back: closed (the server rolls back what it had open),
+     * its permit freed, and the borrower's next use of it fails with
+     * {@link io.sluice.LeaseReclaimedException}. ZERO (the default): never.
+     */
+    public SluicePoolBuilder leakReclaimAfter(Duration reclaimAfter) {
+        this.leakReclaimAfter = ConfigRules.notNegative("leakReclaimAfter", reclaimAfter);
         return this;
     }
 
@@ -313,8 +335,12 @@ public final class SluicePoolBuilder {
                 onDemand = shard(pool, poolName, shardDefaults, "shardDefaults");
             }
         }
-        return new SluicePoolConfig(factory, defaultShard, maxSize, java.util.Collections.unmodifiableMap(declared), onDemand, onDemandLimit,
-                onDemandIdle, factoryPerAuthority, validationQuery, failFast, postAllocate, preRelease);
+        if (!leakDetectionThreshold.isZero() && !leakReclaimAfter.isZero()) {
+            ConfigRules.below("leakDetectionThreshold", leakDetectionThreshold, "leakReclaimAfter", leakReclaimAfter);
+        }
+        return new SluicePoolConfig(factory, defaultShard, maxSize, java.util.Collections.unmodifiableMap(declared),
+                onDemand, onDemandLimit, onDemandIdle, factoryPerAuthority, validationQuery, failFast, postAllocate,
+                preRelease, leakDetectionThreshold, leakReclaimAfter);
     }
 
     /** One shard's settings: its spec over the pool's, checked against the pool's. */

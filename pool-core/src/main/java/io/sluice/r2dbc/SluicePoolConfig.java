@@ -23,6 +23,8 @@ import org.reactivestreams.Publisher;
  * @param failFast            how long {@code build()} waits for a first connection, or null
  * @param postAllocate        the hook run on each new connection, or null
  * @param preRelease          the hook run on each returned connection, or null
+ * @param leakDetectionThreshold a lease held longer is reported (ZERO: off)
+ * @param leakReclaimAfter    a lease held longer is taken back (ZERO: never)
  */
 public record SluicePoolConfig(
         ConnectionFactory connectionFactory,
@@ -36,7 +38,18 @@ public record SluicePoolConfig(
         String validationQuery,
         Duration failFast,
         Function<? super Connection, ? extends Publisher<Void>> postAllocate,
-        Function<? super Connection, ? extends Publisher<Void>> preRelease) {
+        Function<? super Connection, ? extends Publisher<Void>> preRelease,
+        Duration leakDetectionThreshold,
+        Duration leakReclaimAfter) {
+
+    /** The leak watch these settings ask for (the null object when both are off). */
+    io.sluice.engine.LeakWatch leakWatch() {
+        long detect = leakDetectionThreshold.toNanos();
+        long reclaim = leakReclaimAfter.toNanos();
+        long shortest = Math.min(detect > 0 ? detect : Long.MAX_VALUE, reclaim > 0 ? reclaim : Long.MAX_VALUE);
+        // Checked four times per the shortest limit: a leak is seen within a quarter of its threshold.
+        return io.sluice.engine.LeakWatch.of(detect, reclaim, Math.max(1_000_000, shortest / 4));
+    }
 
     /** Whether the pool is split into shards (declared, or made on demand). */
     public boolean sharded() {
