@@ -29,7 +29,8 @@ final class AcquireOperation<R> extends AtomicInteger implements Subscription {
     /** The absolute deadline on the pool's clock; 0 until a slow path needs it. */
     long deadline;
     boolean deadlineFromContext;
-    /** When it joined the queue (0: it never waited). */
+    /** Whether it joined the queue, and when. */
+    boolean enqueued;
     long enqueuedAt;
     /** The wait the admission limiter reserved, to give back if this acquire is cancelled meanwhile. */
     long admissionWait;

@@ -296,8 +296,9 @@ public final class LeaseEngine<R> implements Disposable {
             pending.decrementAndGet(); // cancelled meanwhile
             return;
         }
-        if (op.enqueuedAt == 0) {
-            op.enqueuedAt = now | 1;
+        if (!op.enqueued) {
+            op.enqueued = true;
+            op.enqueuedAt = now;
         }
         waiters.offer(op);
         sweeper.watch(deadline);
@@ -510,13 +511,13 @@ public final class LeaseEngine<R> implements Disposable {
 
     private void handOver(AcquireOperation<R> op, Slot<R> slot, long now) {
         stats.acquires.increment();
-        if (op.enqueuedAt != 0) {
+        if (op.enqueued) {
             // Only an acquire that waited has a duration worth the adds: the fast path takes no time.
             stats.acquireNanos.add(now - op.startedAt);
             stats.waited.increment();
             stats.waitNanos.add(now - op.enqueuedAt);
         }
-        Events.acquired(name(), op.enqueuedAt != 0 ? now - op.enqueuedAt : 0, "lease");
+        Events.acquired(name(), op.enqueued ? now - op.enqueuedAt : 0, "lease");
         Lease<R> lease = new Lease<>(this, slot, now, leaks.stackOfAcquire());
         if (capacity == 1) {
             slot.lease = lease;

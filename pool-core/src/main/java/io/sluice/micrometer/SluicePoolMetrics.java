@@ -1,0 +1,121 @@
+package io.sluice.micrometer;
+
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.FunctionTimer;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.binder.MeterBinder;
+import io.sluice.DestroyCause;
+import io.sluice.PoolStats;
+import io.sluice.r2dbc.SluicePool;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.function.ToDoubleFunction;
+import java.util.function.ToLongFunction;
+
+/**
+ * Binds a {@link SluicePool}'s meters to a Micrometer registry, with OpenTelemetry's database
+ * connection-pool names where they exist and {@code sluice.*} names for the rest.
+ *
+ * <pre>{@code
+ * new SluicePoolMetrics(pool).bindTo(registry);
+ * }</pre>
+ *
+ * <p>Every meter reads the pool's own counters when the registry is scraped; nothing is recorded per
+ * acquire, so binding the meters adds nothing to the acquire path. Timers are therefore count-and-total
+ * ({@code FunctionTimer}): the mean is exact, percentiles are not kept. Each meter is tagged
+ * {@code db.client.connection.pool.name}, and {@code shard} with the authority for shards declared up
+ * front, {@code ""} for the default shard and {@code (on demand)} for all shards made on demand together,
+ * so that the number of series stays bounded whatever the tenants.
+ */
+public final class SluicePoolMetrics implements MeterBinder {
+
+    private static final String POOL = "db.client.connection.pool.name";
+
+    private final SluicePool pool;
+
+    public SluicePoolMetrics(SluicePool pool) {
+        this.pool = Objects.requireNonNull(pool, "pool");
+    }
+
+    @Override
+    public void bindTo(MeterRegistry registry) {
+        for (String shard : pool.shardStats().keySet()) {
+            bindShard(registry, shard, Tags.of(POOL, pool.name(), "shard", shard));
+        }
+    }
+
+    private void bindShard(MeterRegistry registry, String shard, Tags tags) {
+        ToDoubleFunction<SluicePool> used = p -> stats(p, shard).inUse();
+        ToDoubleFunction<SluicePool> idle = p -> stats(p, shard).idle();
+        Gauge.builder("db.client.connection.count", pool, used).tags(tags).tag("db.client.connection.state", "used")
+                .description("Connections in use").baseUnit("{connection}").register(registry);
+        Gauge.builder("db.client.connection.count", pool, idle).tags(tags).tag("db.client.connection.state", "idle")
+                .description("Connections idle").baseUnit("{connection}").register(registry);
+        Gauge.builder("db.client.connection.max", pool, p -> stats(p, shard).max()).tags(tags)
+                .description("The most connections allowed").baseUnit("{connection}").register(registry);
+        Gauge.builder("db.client.connection.idle.max", pool, p -> stats(p, shard).max()).tags(tags)
+                .description("The most idle connections allowed").baseUnit("{connection}").register(registry);
+        Gauge.builder("db.client.connection.idle.min", pool, p -> minIdle(p, shard)).tags(tags)
+                .description("Idle connections kept ready").baseUnit("{connection}").register(registry);
+        Gauge.builder("db.client.connection.pending_requests", pool, p -> stats(p, shard).pending()).tags(tags)
+                .description("Acquires waiting for a connection").baseUnit("{request}").register(registry);
+        counter(registry, "db.client.connection.timeouts", tags, "Acquires whose deadline passed", "{timeout}",
+                p -> stats(p, shard).timedOutAcquires());
+        timer(registry, "db.client.connection.create_time", tags, "Time to create a connection",
+                p -> stats(p, shard).created(), p -> stats(p, shard).createTime());
+        timer(registry, "db.client.connection.wait_time", tags, "Time acquires that waited spent waiting",
+                p -> stats(p, shard).waitedAcquires(), p -> stats(p, shard).waitTime());
+        timer(registry, "db.client.connection.use_time", tags, "Time connections were held by borrowers",
+                p -> stats(p, shard).released(), p -> stats(p, shard).useTime());
+        counter(registry, "sluice.acquires", tags, "Acquires that got a connection", "{acquire}",
+                p -> stats(p, shard).acquires());
+        counter(registry, "sluice.acquires.cancelled", tags, "Acquires cancelled before they got a connection",
+                "{acquire}", p -> stats(p, shard).cancelledAcquires());
+        counter(registry, "sluice.admission.refusals", tags, "Acquires refused at once by the admission limiter",
+                "{acquire}", p -> stats(p, shard).admissionRefusals());
+        timer(registry, "sluice.admission.wait", tags, "Time acquires waited for an admission permit",
+                p -> stats(p, shard).admissionWaits(), p -> stats(p, shard).admissionWaitTime());
+        counter(registry, "sluice.connections.created", tags, "Connections created", "{connection}",
+                p -> stats(p, shard).created());
+        counter(registry, "sluice.connections.creation_failures", tags, "Connection creations that failed",
+                "{connection}", p -> stats(p, shard).creationFailures());
+        for (DestroyCause cause : DestroyCause.values()) {
+            counter(registry, "sluice.connections.destroyed", tags.and("cause", cause.name().toLowerCase()),
+                    "Connections destroyed, by cause", "{connection}", p -> stats(p, shard).destroyed(cause));
+        }
+        counter(registry, "sluice.leaks", tags, "Leases held past the leak detection threshold", "{lease}",
+                p -> stats(p, shard).leaksDetected());
+    }
+
+    private static PoolStats stats(SluicePool pool, String shard) {
+        PoolStats stats = pool.shardStats().get(shard);
+        return stats != null ? stats : EMPTY;
+    }
+
+    private static double minIdle(SluicePool pool, String shard) {
+        if (shard.isEmpty() || shard.equals(SluicePool.ON_DEMAND)) {
+            return shard.isEmpty() ? pool.config().engineSettings().minIdle()
+                    : pool.config().onDemand() == null ? 0 : pool.config().onDemand().settings().minIdle();
+        }
+        var declared = pool.config().shards().get(shard);
+        return declared == null ? 0 : declared.settings().minIdle();
+    }
+
+    private void counter(MeterRegistry registry, String name, Tags tags, String description, String unit,
+            ToLongFunction<SluicePool> count) {
+        FunctionCounter.builder(name, pool, p -> count.applyAsLong(p)).tags(tags).description(description)
+                .baseUnit(unit).register(registry);
+    }
+
+    private void timer(MeterRegistry registry, String name, Tags tags, String description,
+            ToLongFunction<SluicePool> count, java.util.function.Function<SluicePool, Duration> total) {
+        FunctionTimer.builder(name, pool, count, p -> total.apply(p).toNanos(), TimeUnit.NANOSECONDS)
+                .tags(tags).description(description).register(registry);
+    }
+
+    private static final PoolStats EMPTY = new PoolStats(0, 0, 0, 0, 0, 0, Duration.ZERO, 0, Duration.ZERO, 0, 0, 0,
+            0, Duration.ZERO, 0, Duration.ZERO, 0, 0, Duration.ZERO, 0, java.util.Map.of());
+}
