@@ -1,0 +1,51 @@
+package io.sluice.grpc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.grpc.Channel;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import reactor.core.Disposable;
+import reactor.core.publisher.Flux;
+
+class ChannelPoolMetricsTest {
+
+    @Test
+    void theChannelPoolsMetersFollowItsCallsAndChannels() throws Exception {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (TestServer server = new TestServer(10)) {
+            ChannelPool pool = ChannelPool.builder(TestServer::plainChannel).name("upstreams")
+                    .maxConcurrentCallsPerChannel(1).growAtLoad(1).shrinkBelowLoad(0).maxChannels(1).build();
+            try {
+                Channel channel = pool.channel(server.target());
+                ReactorCalls.unary(channel, TestServer.SLEEP, "1").block(Duration.ofSeconds(10));
+                new ChannelPoolMetrics(pool).bindTo(registry);
+                Disposable holding = ReactorCalls.unary(channel, TestServer.HANG, "").subscribe(r -> { }, e -> { });
+                ChannelPoolTest.awaitServerHangs(server, 1);
+                // The first call waited for the first channel to be made; the next one waits for room.
+                double waitedBefore = registry.get("sluice.grpc.queue.wait").functionTimer().count();
+                Disposable queued = ReactorCalls.unary(channel, TestServer.SLEEP, "1").subscribe(r -> { }, e -> { });
+
+                assertThat(registry.get("sluice.grpc.calls.active").tag("authority", server.target()).gauge().value())
+                        .isEqualTo(1);
+                assertThat(registry.get("sluice.grpc.calls.queued").tag("authority", server.target()).gauge().value())
+                        .isEqualTo(1);
+                assertThat(registry.get("sluice.grpc.channels").tag("state", "ready").gauge().value()).isEqualTo(1);
+                assertThat(registry.get("sluice.grpc.channels.created").functionCounter().count()).isEqualTo(1);
+                assertThat(registry.get("sluice.grpc.calls").functionCounter().count()).isEqualTo(3);
+
+                server.releaseHanging();
+                Flux.interval(Duration.ofMillis(5))
+                        .filter(tick -> registry.get("sluice.grpc.queue.wait").functionTimer().count() > waitedBefore)
+                        .next().block(Duration.ofSeconds(10));
+                assertThat(registry.get("sluice.grpc.queue.wait").functionTimer().count()).isEqualTo(waitedBefore + 1);
+                holding.dispose();
+                queued.dispose();
+            } finally {
+                pool.shutdownNow();
+                pool.awaitTermination(Duration.ofSeconds(10));
+            }
+        }
+    }
+}
