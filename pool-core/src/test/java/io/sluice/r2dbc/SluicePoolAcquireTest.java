@@ -294,4 +294,22 @@ class SluicePoolAcquireTest {
         assertThat(pool.state().inUse()).isZero();
         assertThat(pool.state().pending()).isZero();
     }
+
+    @Test
+    void aRemoteValidationThatFailsWithAnErrorDestroysTheConnectionAndTheBorrowerGetsAnother() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        pool.warmup(1).block();
+        FakeConnection broken = fixture.factory.last();
+        broken.remoteValidation = Mono.fromCallable(() -> {
+            throw new io.r2dbc.spi.R2dbcNonTransientResourceException("The database has been closed");
+        });
+        fixture.advance(Duration.ofSeconds(1)); // idle past the window: the borrow validates remotely
+
+        Connection connection = received(acquire(pool.create()));
+
+        assertThat(physical(connection)).isNotSameAs(broken);
+        assertThat(broken.closes).hasValue(1);
+        close(connection);
+        assertThat(pool.state().inUse()).isZero();
+    }
 }
