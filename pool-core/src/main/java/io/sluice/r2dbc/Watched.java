@@ -25,20 +25,63 @@ final class Watched {
     private Watched() {
     }
 
+    /*
+     * The count is settled before a terminal signal travels on (doOnComplete and doOnError run first,
+     * doFinally would run after): a borrower that returns the connection as soon as its query completes
+     * must find nothing in flight, or every such release would cost a needless round trip.
+     */
     static <T> Flux<T> flux(PhysicalConnection physical, Publisher<T> operation) {
-        return Flux.from(operation)
-                .doOnSubscribe(subscription -> physical.inFlight.incrementAndGet())
-                .doOnError(error -> failed(physical, error))
-                .doOnCancel(() -> physical.uncertain = true)
-                .doFinally(signal -> physical.inFlight.decrementAndGet());
+        return Flux.defer(() -> {
+            Settled settled = new Settled(physical);
+            return Flux.from(operation)
+                    .doOnSubscribe(subscription -> physical.inFlight.incrementAndGet())
+                    .doOnComplete(settled::completed)
+                    .doOnError(settled::failed)
+                    .doOnCancel(settled::cancelled);
+        });
     }
 
     static <T> Mono<T> mono(PhysicalConnection physical, Publisher<T> operation) {
-        return Mono.from(operation)
-                .doOnSubscribe(subscription -> physical.inFlight.incrementAndGet())
-                .doOnError(error -> failed(physical, error))
-                .doOnCancel(() -> physical.uncertain = true)
-                .doFinally(signal -> physical.inFlight.decrementAndGet());
+        return Mono.defer(() -> {
+            Settled settled = new Settled(physical);
+            return Mono.from(operation)
+                    .doOnSubscribe(subscription -> physical.inFlight.incrementAndGet())
+                    .doOnSuccess(value -> settled.completed())
+                    .doOnError(settled::failed)
+                    .doOnCancel(settled::cancelled);
+        });
+    }
+
+    /** One operation's end, counted once however it ends. */
+    private static final class Settled extends java.util.concurrent.atomic.AtomicBoolean {
+
+        private static final long serialVersionUID = 1L;
+
+        private final transient PhysicalConnection physical;
+
+        Settled(PhysicalConnection physical) {
+            this.physical = physical;
+        }
+
+        void completed() {
+            if (compareAndSet(false, true)) {
+                physical.inFlight.decrementAndGet();
+            }
+        }
+
+        void failed(Throwable error) {
+            if (compareAndSet(false, true)) {
+                Watched.failed(physical, error);
+                physical.inFlight.decrementAndGet();
+            }
+        }
+
+        void cancelled() {
+            if (compareAndSet(false, true)) {
+                physical.uncertain = true;
+                physical.inFlight.decrementAndGet();
+            }
+        }
     }
 
     private static void failed(PhysicalConnection physical, Throwable error) {

@@ -44,4 +44,51 @@ class SluicePoolH2Test {
                 .expectNext(true).verifyComplete();
         pool.close().block(Duration.ofSeconds(10));
     }
+
+    @Test
+    void aConnectionReturnedTheMomentItsQueryCompletesNeedsNoRoundTripOnRelease(H2Database database) {
+        SluicePool pool = SluicePool.builder(new CountingValidations(database.connectionFactory())).name("h2")
+                .maxSize(1).build();
+        try {
+            for (int i = 0; i < 5; i++) {
+                StepVerifier.create(pool.withConnection(connection ->
+                                Flux.from(connection.createStatement("SELECT 1").execute())
+                                        .flatMap(result -> result.map((row, meta) -> row.get(0, Integer.class)))))
+                        .expectNext(1).verifyComplete();
+            }
+            assertThat(CountingValidations.remote.get()).as("remote validations on release").isZero();
+        } finally {
+            pool.close().block(Duration.ofSeconds(10));
+        }
+    }
+
+    /** Counts the remote validations of the connections it makes. */
+    static final class CountingValidations implements io.r2dbc.spi.ConnectionFactory {
+        static final java.util.concurrent.atomic.AtomicInteger remote = new java.util.concurrent.atomic.AtomicInteger();
+        private final io.r2dbc.spi.ConnectionFactory delegate;
+
+        CountingValidations(io.r2dbc.spi.ConnectionFactory delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public org.reactivestreams.Publisher<? extends Connection> create() {
+            return Mono.from(delegate.create()).map(connection -> (Connection) java.lang.reflect.Proxy.newProxyInstance(
+                    Connection.class.getClassLoader(), new Class<?>[] {Connection.class}, (proxy, method, args) -> {
+                        if (method.getName().equals("validate") && args[0] == io.r2dbc.spi.ValidationDepth.REMOTE) {
+                            remote.incrementAndGet();
+                        }
+                        try {
+                            return method.invoke(connection, args);
+                        } catch (java.lang.reflect.InvocationTargetException e) {
+                            throw e.getCause();
+                        }
+                    }));
+        }
+
+        @Override
+        public io.r2dbc.spi.ConnectionFactoryMetadata getMetadata() {
+            return delegate.getMetadata();
+        }
+    }
 }

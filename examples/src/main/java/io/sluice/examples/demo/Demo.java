@@ -108,6 +108,10 @@ public final class Demo {
                 progress(pool, byTenant, terminal);
                 load.dispose();
                 summary(byTenant, byUpstream);
+                io.sluice.PoolStats stats = pool.stats();
+                out.printf(Locale.ROOT, "Pool: %d acquires, %d waited, %d timed out, %d refused by the limiter; "
+                                + "%d connections made, destroyed: %s%n", stats.acquires(), stats.waitedAcquires(),
+                        stats.timedOutAcquires(), stats.admissionRefusals(), stats.created(), destroyedNow(stats));
                 java.nio.file.Path report = Report.write(options.report(), options, byTenant, byUpstream);
                 out.println("Report: " + report.toAbsolutePath());
                 return report;
@@ -229,6 +233,16 @@ public final class Demo {
             out.println(row(recorder));
         }
         out.println();
+    }
+
+    private static String destroyedNow(io.sluice.PoolStats stats) {
+        StringBuilder text = new StringBuilder();
+        stats.destroyed().forEach((cause, count) -> {
+            if (count > 0) {
+                text.append(text.length() == 0 ? "" : ", ").append(count).append(' ').append(cause.name().toLowerCase());
+            }
+        });
+        return text.length() == 0 ? "none" : text.toString();
     }
 
     private static String row(Recorder recorder) {
