@@ -629,7 +629,8 @@ public final class LeaseEngine<R> implements Disposable {
                 }
                 continue;
             }
-            if (pending.get() > creating.get()) {
+            // A resource under creation will serve `capacity` waiters: a channel, not one call.
+            if (pending.get() > creating.get() * capacity) {
                 Slot<R> empty = claimEmpty(true);
                 if (empty != null) {
                     create(empty, null);
@@ -735,14 +736,17 @@ public final class LeaseEngine<R> implements Disposable {
         }
     }
 
-    /** Creates resources until {@code minIdle} are idle or being created. */
+    /** Creates resources until {@code minIdle} are ready (idle, or for shared ones live) or being created. */
     void ensureMinIdle() {
         if (closed.get() || settings.minIdle() == 0) {
             return;
         }
+        // For exclusive resources minIdle counts idle ones; a shared resource (a channel) serves while it
+        // is busy, so there it counts every live one: minChannels, not "channels with no call".
         int ready = creating.get();
         for (Slot<R> slot : slots) {
-            if (slot.get() == 0) {
+            int state = slot.get();
+            if (capacity == 1 ? state == 0 : state >= 0 && (state & Slot.RETIRING) == 0) {
                 ready++;
             }
         }
@@ -845,7 +849,7 @@ public final class LeaseEngine<R> implements Disposable {
 
     /** Whether this shard's waiters outnumber the creations and reclaims under way for them. */
     boolean needsPermit() {
-        return pending.get() - creating.get() - reclaimsPending.get() > 0;
+        return pending.get() - (creating.get() + reclaimsPending.get()) * capacity > 0;
     }
 
     /**

@@ -83,6 +83,8 @@ class ChannelPoolTest {
             held.add(ReactorCalls.unary(channel, TestServer.HANG, "").subscribe(reply -> { }, error -> { }));
         }
         awaitServerHangs(server, 5); // five calls on the first channel: it opens a second one
+        Flux.interval(Duration.ofMillis(5)).filter(tick -> pool.stats().get(server.target()).ready() == 2).next()
+                .block(Duration.ofSeconds(10));
 
         for (int i = 0; i < 4; i++) {
             held.add(ReactorCalls.unary(channel, TestServer.HANG, "").subscribe(reply -> { }, error -> { }));
@@ -250,5 +252,28 @@ class ChannelPoolTest {
         Flux.interval(Duration.ofMillis(5)).filter(tick -> pool.stats().get(authority).callsInFlight() == 0).next()
                 .block(Duration.ofSeconds(10));
         assertThat(pool.stats().get(authority).callsInFlight()).isZero();
+    }
+
+    @Test
+    void minChannelsCountsBusyChannelsSoLightLoadNeitherGrowsNorChurnsThePool() throws Exception {
+        TestServer server = server(100);
+        ChannelPool pool = pool(ChannelPool.builder(TestServer::plainChannel)
+                .minChannels(1).maxChannels(5).maxConcurrentCallsPerChannel(100)
+                .housekeepingInterval(Duration.ofMillis(20)));
+        Channel channel = pool.channel(server.target());
+        List<Disposable> held = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            held.add(ReactorCalls.unary(channel, TestServer.HANG, "").subscribe(reply -> { }, error -> { }));
+        }
+        awaitServerHangs(server, 3);
+
+        // Many housekeeping rounds with every channel busy (3 calls, growth at 75): still the one channel.
+        Flux.interval(Duration.ofMillis(20)).take(25).blockLast(Duration.ofSeconds(10));
+
+        ChannelPoolStats stats = pool.stats().get(server.target());
+        assertThat(stats.channelsCreated()).isEqualTo(1);
+        assertThat(stats.channelsRetired()).isZero();
+        assertThat(server.connectionsSeen()).isEqualTo(1);
+        held.forEach(Disposable::dispose);
     }
 }
