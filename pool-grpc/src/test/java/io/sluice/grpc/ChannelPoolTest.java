@@ -276,4 +276,25 @@ class ChannelPoolTest {
         assertThat(server.connectionsSeen()).isEqualTo(1);
         held.forEach(Disposable::dispose);
     }
+
+    @Test
+    void afterABurstSurplusChannelsDrainAndCloseDownToMinChannelsWhichStayConnected() throws Exception {
+        TestServer server = server(10);
+        ChannelPool pool = pool(ChannelPool.builder(TestServer::plainChannel)
+                .maxConcurrentCallsPerChannel(10).growAtLoad(8).shrinkBelowLoad(2).maxChannels(8).minChannels(1)
+                .housekeepingInterval(Duration.ofMillis(20)));
+        Channel channel = pool.channel(server.target());
+        Flux.range(0, 50).flatMap(i -> ReactorCalls.unary(channel, TestServer.SLEEP, "100"), 50)
+                .blockLast(Duration.ofSeconds(30));
+        assertThat(pool.stats().get(server.target()).channels()).isGreaterThanOrEqualTo(5);
+
+        // No load now: all calls would fit on one fewer channel, round after round.
+        Flux.interval(Duration.ofMillis(20)).filter(tick -> pool.stats().get(server.target()).channels() == 1).next()
+                .block(Duration.ofSeconds(10));
+
+        ChannelPoolStats stats = pool.stats().get(server.target());
+        assertThat(stats.channels()).isEqualTo(1);
+        assertThat(stats.ready()).isEqualTo(1);
+        assertThat(stats.channelsRetired()).isEqualTo(stats.channelsCreated() - 1);
+    }
 }
