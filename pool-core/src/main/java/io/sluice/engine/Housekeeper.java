@@ -3,6 +3,7 @@ package io.sluice.engine;
 import java.time.Duration;
 import io.sluice.DestroyCause;
 import reactor.core.Disposable;
+import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 
 /**
@@ -144,17 +145,20 @@ final class Housekeeper<R> implements Runnable {
     }
 
     private void keepAlive(Slot<R> slot, int generation) {
-        engine.validation(slot.resource, true)
-                .timeout(Duration.ofNanos(settings.validationTimeoutNanos()), settings.clock().scheduler())
-                .subscribe(new Validation<>(slot, true, settings.clock(), valid -> {
-                    if (valid && generation == engine.generation() && !engine.isDisposed()) {
-                        slot.set(0);
-                        engine.recheckAfterIdle(slot, generation);
-                        engine.drain();
-                    } else {
-                        engine.destroy(slot, !valid ? DestroyCause.VALIDATION
-                                : engine.isDisposed() ? DestroyCause.CLOSE : DestroyCause.EVICT_ALL);
-                    }
-                }));
+        Mono<Boolean> check = engine.validation(slot.resource, true);
+        Validation<R> validation = new Validation<>(slot, true, settings.clock(), valid -> {
+            if (Boolean.TRUE.equals(valid) && generation == engine.generation() && !engine.isDisposed()) {
+                slot.set(0);
+                engine.recheckAfterIdle(slot, generation);
+                engine.drain();
+            } else {
+                engine.destroy(slot, !Boolean.TRUE.equals(valid) ? DestroyCause.VALIDATION
+                        : engine.isDisposed() ? DestroyCause.CLOSE : DestroyCause.EVICT_ALL);
+            }
+        });
+        if (!validation.tryInPlace(check)) {
+            validation.subscribeTo(check.timeout(Duration.ofNanos(settings.validationTimeoutNanos()),
+                    settings.clock().scheduler()));
+        }
     }
 }

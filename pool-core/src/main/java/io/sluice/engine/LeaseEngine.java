@@ -547,23 +547,34 @@ public final class LeaseEngine<R> implements Disposable {
             return;
         }
         boolean remote = now - slot.idleSince() > settings.remoteValidationNanos();
-        validation(slot.resource, remote)
-                .timeout(Duration.ofNanos(budget), clock.scheduler())
-                .subscribe(new Validation<>(slot, remote, clock, valid -> {
-                    long at = clock.nanoTime();
-                    if (valid) {
-                        if (op.compareAndSet(AcquireOperation.CHECKING, AcquireOperation.DONE)) {
-                            handOver(op, slot, at);
-                        } else {
-                            giveBack(slot);
-                        }
-                    } else {
-                        retireHeld(slot, DestroyCause.VALIDATION);
-                        if (op.get() == AcquireOperation.CHECKING) {
-                            enqueue(op, AcquireOperation.CHECKING, at);
-                        }
-                    }
-                }));
+        Mono<Boolean> check = validation(slot.resource, remote);
+        Validation<R> validation = new Validation<>(slot, remote, clock, valid -> {
+            long at = clock.nanoTime();
+            if (valid == null) {
+                // The borrower's deadline ran out during the check: the resource may be fine; keep it.
+                giveBack(slot);
+                if (op.compareAndSet(AcquireOperation.CHECKING, AcquireOperation.DONE)) {
+                    op.fail(timeout(op, at, null));
+                }
+                return;
+            }
+            if (valid) {
+                if (op.compareAndSet(AcquireOperation.CHECKING, AcquireOperation.DONE)) {
+                    handOver(op, slot, at);
+                } else {
+                    giveBack(slot);
+                }
+            } else {
+                retireHeld(slot, DestroyCause.VALIDATION);
+                if (op.get() == AcquireOperation.CHECKING) {
+                    enqueue(op, AcquireOperation.CHECKING, at);
+                }
+            }
+        });
+        validation.cutShortByDeadline = budget < settings.validationTimeoutNanos();
+        if (!validation.tryInPlace(check)) {
+            validation.subscribeTo(check.timeout(Duration.ofNanos(budget), clock.scheduler()));
+        }
     }
 
     /** Returns a lease that was claimed but never handed over (its acquire was cancelled meanwhile). */

@@ -10,6 +10,7 @@ import io.r2dbc.spi.Connection;
 import io.sluice.AcquireTimeoutException;
 import io.sluice.Deadline;
 import io.sluice.testing.FakeConnection;
+import io.sluice.testing.FakeConnectionFactory;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -127,18 +128,36 @@ class SluicePoolAcquireTest {
     }
 
     @Test
-    void deadlineCoversValidationAndAHungValidationDestroysTheConnection() {
-        SluicePool pool = fixture.pool(fixture.builder().maxSize(1).validationTimeout(Duration.ofSeconds(1)));
+    void aValidationThatOutlivesTheValidationTimeoutDestroysTheConnection() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1).acquireTimeout(Duration.ofSeconds(5))
+                .validationTimeout(Duration.ofMillis(300)));
         pool.warmup(1).block();
         FakeConnection connection = fixture.factory.last();
         connection.remoteValidation = Mono.never();
         fixture.advance(Duration.ofSeconds(1)); // idle past the 500 ms window: the next borrow validates remotely
 
+        TestSubscriber<Connection> borrower = acquire(pool.create());
+        fixture.advance(Duration.ofMillis(300));
+
+        assertThat(connection.closes).hasValue(1);
+        assertThat(physical(received(borrower))).isNotSameAs(connection); // a new one, within the deadline
+    }
+
+    @Test
+    void deadlineCoversValidationAndACheckCutShortByItKeepsTheConnection() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1).validationTimeout(Duration.ofSeconds(1)));
+        pool.warmup(1).block();
+        FakeConnection connection = fixture.factory.last();
+        connection.remoteValidation = Mono.never();
+        fixture.advance(Duration.ofSeconds(1));
+
         TestSubscriber<Connection> borrower = acquire(pool.create().contextWrite(Deadline.within(Duration.ofMillis(300))));
         fixture.advance(Duration.ofMillis(300));
 
+        // The borrower's time ran out, not the connection's health: it fails, the connection stays.
         assertThat(borrower.expectTerminalError()).isInstanceOf(AcquireTimeoutException.class);
-        assertThat(connection.closes).hasValue(1);
+        assertThat(connection.closes).hasValue(0);
+        assertThat(pool.state().idle()).isEqualTo(1);
     }
 
     @Test
@@ -311,5 +330,39 @@ class SluicePoolAcquireTest {
         assertThat(broken.closes).hasValue(1);
         close(connection);
         assertThat(pool.state().inUse()).isZero();
+    }
+
+    @Test
+    void aConnectionIsNeverClosedUnderAValidationStillRunningOnIt() throws Exception {
+        // A driver that checks inside subscribe (as embedded databases do), slower than the validation
+        // timeout, which fires on a timer thread meanwhile: the pool must wait for the call to return.
+        FakeConnectionFactory factory = new FakeConnectionFactory();
+        SluicePool pool = SluicePool.builder(factory).name("sync-check").maxSize(1)
+                .validationTimeout(Duration.ofMillis(50)).remoteValidationAfterIdle(Duration.ZERO).build();
+        try {
+            pool.warmup(1).block(Duration.ofSeconds(5));
+            FakeConnection connection = factory.last();
+            java.util.concurrent.CountDownLatch timedOut = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.atomic.AtomicInteger closesDuringTheCall = new java.util.concurrent.atomic.AtomicInteger(-1);
+            connection.remoteValidation = Mono.fromCallable(() -> {
+                        timedOut.await(5, java.util.concurrent.TimeUnit.SECONDS);
+                        // Give a wrong close every chance to happen while this call still runs.
+                        connection.closed.await(300, java.util.concurrent.TimeUnit.MILLISECONDS);
+                        closesDuringTheCall.set(connection.closes.get());
+                        return true;
+                    })
+                    .switchIfEmpty(Mono.just(false)) // not Callable any more: the pool must subscribe
+                    .doOnCancel(timedOut::countDown);
+
+            Connection next = Mono.from(pool.create()).block(Duration.ofSeconds(5));
+
+            assertThat(timedOut.getCount()).as("the validation timed out").isZero();
+            assertThat(closesDuringTheCall).hasValue(0);
+            assertThat(connection.closes).hasValue(1);
+            assertThat(physical(next)).isNotSameAs(connection);
+            close(next);
+        } finally {
+            pool.close().block(Duration.ofSeconds(5));
+        }
     }
 }

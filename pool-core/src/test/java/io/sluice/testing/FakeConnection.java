@@ -23,6 +23,8 @@ public final class FakeConnection implements Connection {
 
     public final int id = IDS.incrementAndGet();
     public final AtomicInteger closes = new AtomicInteger();
+    /** Counted down by the first close. */
+    public final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
     public final AtomicInteger rollbacks = new AtomicInteger();
     public final AtomicInteger remoteValidations = new AtomicInteger();
 
@@ -73,7 +75,10 @@ public final class FakeConnection implements Connection {
 
     @Override
     public Publisher<Void> close() {
-        return Mono.fromRunnable(closes::incrementAndGet);
+        return Mono.fromRunnable(() -> {
+            closes.incrementAndGet();
+            closed.countDown();
+        });
     }
 
     @Override
