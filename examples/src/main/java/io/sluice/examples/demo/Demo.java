@@ -90,7 +90,7 @@ public final class Demo {
                     .name("demo-upstreams").maxConcurrentCallsPerChannel(8).maxChannels(3).callLimiter(budget).build();
             List<String> upstreams = List.of("127.0.0.1:" + server.port(), "localhost:" + server.port());
             try {
-                prepare(pool).block(Duration.ofSeconds(30));
+                prepare(database).block(Duration.ofSeconds(30));
                 pool.warmup().block(Duration.ofSeconds(30));
                 for (String upstream : upstreams) { // connect the channels before the clock starts
                     ReactorCalls.unary(channels.channel(upstream), QuoteServer.QUOTE, "warm-up").block(Duration.ofSeconds(30));
@@ -124,11 +124,13 @@ public final class Demo {
         }
     }
 
-    private static Mono<Void> prepare(SluicePool pool) {
-        return pool.withConnection(connection -> Flux.concat(
+    /** The demo's table, made on a connection of its own so that the pool starts with its shards only. */
+    private static Mono<Void> prepare(ConnectionFactory database) {
+        return Flux.usingWhen(database.create(), connection -> Flux.concat(
                         run(connection, "CREATE TABLE IF NOT EXISTS demo_order (id INT PRIMARY KEY, tenant VARCHAR(32))"),
                         run(connection, "DELETE FROM demo_order"),
-                        run(connection, "INSERT INTO demo_order VALUES (1, 'tenant-1'), (2, 'tenant-2'), (3, 'tenant-3')")))
+                        run(connection, "INSERT INTO demo_order VALUES (1, 'tenant-1'), (2, 'tenant-2'), (3, 'tenant-3')")),
+                        Connection::close)
                 .then();
     }
 
