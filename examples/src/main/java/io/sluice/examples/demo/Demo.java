@@ -34,7 +34,7 @@ import reactor.core.scheduler.Schedulers;
  * through a channel pool, all behind one admission limiter; the first tenant floods. Watch its waits and
  * timeouts climb while the others carry on untouched; then read the summary and the HTML report.
  *
- * <pre>./mvnw -q -Pdemo -pl examples -am verify -DskipTests</pre>
+ * <pre>./mvnw -q -Pdemo -pl examples -am package -DskipTests</pre>
  */
 public final class Demo {
 
