@@ -71,6 +71,24 @@ public final class ReactorPipelines {
         return TokenBucket.of("service", ratePerSecond, burst);
     }
 
+    /**
+     * One budget shared by the database and the upstream: the same limiter is the pool's acquire limiter
+     * and the channel pool's call limiter, so that together they never exceed it. Returns the stock level
+     * the upstream reports and the number of customers the database holds, in one pipeline.
+     */
+    public static Mono<String> stockAndCustomers(SluicePool database, io.sluice.grpc.ChannelPool upstreams,
+            String inventory, String item) {
+        Mono<Integer> stock = io.sluice.grpc.ReactorCalls.unary(upstreams.channel(inventory),
+                        io.sluice.examples.grpc.proto.InventoryGrpc.getStockMethod(),
+                        io.sluice.examples.grpc.proto.StockRequest.newBuilder().setItem(item).build())
+                .map(io.sluice.examples.grpc.proto.StockReply::getAvailable);
+        Mono<Long> customers = database.withConnection(connection ->
+                        Flux.from(connection.createStatement("SELECT COUNT(*) FROM customer").execute())
+                                .concatMap(result -> result.map((row, meta) -> ((Number) row.get(0)).longValue())))
+                .single();
+        return Mono.zip(stock, customers, (available, count) -> item + ": " + available + " in stock, " + count + " customers");
+    }
+
     private static Mono<Long> update(Connection connection, String sql, long amount, int id) {
         return Flux.from(connection.createStatement(sql).bind("$1", amount).bind("$2", id).execute())
                 .concatMap(Result::getRowsUpdated)

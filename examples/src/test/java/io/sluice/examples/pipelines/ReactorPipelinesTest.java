@@ -105,4 +105,33 @@ class ReactorPipelinesTest {
                 .concatMap(result -> result.map((row, meta) -> ((Number) row.get(0)).longValue())))
                 .single();
     }
+
+    @Test
+    void oneLimiterCapsTheDatabaseAndTheUpstreamTogether(H2Database database) throws Exception {
+        // Five permits (one spent creating the schema), then one a minute: two pipelines of one query and
+        // one call each use the other four; the next is refused, whichever pool it would have used first.
+        TokenBucket budget = ReactorPipelines.serviceBudget(1.0 / 60, 5);
+        SluicePool pool = pool(database, b -> b.acquireLimiter(budget));
+        try (io.sluice.examples.grpc.InventoryServer server = io.sluice.examples.grpc.InventoryServer.start()) {
+            io.sluice.grpc.ChannelPool upstreams = io.sluice.grpc.ChannelPool.builder(target ->
+                            io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forTarget(target).usePlaintext().build())
+                    .callLimiter(budget).build();
+            try {
+                String inventory = "127.0.0.1:" + server.port();
+                StepVerifier.create(ReactorPipelines.stockAndCustomers(pool, upstreams, inventory, "anvil"))
+                        .expectNext("anvil: 12 in stock, 3 customers").verifyComplete();
+                StepVerifier.create(ReactorPipelines.stockAndCustomers(pool, upstreams, inventory, "anvil"))
+                        .expectNext("anvil: 12 in stock, 3 customers").verifyComplete();
+                StepVerifier.create(ReactorPipelines.stockAndCustomers(pool, upstreams, inventory, "anvil")
+                                .contextWrite(Deadline.within(Duration.ofMillis(100))))
+                        .expectErrorSatisfies(error -> assertThat(error instanceof AdmissionRefusedException
+                                || io.grpc.Status.fromThrowable(error).getCode() == io.grpc.Status.Code.RESOURCE_EXHAUSTED)
+                                .as("refused by the shared budget: %s", error).isTrue())
+                        .verify(Duration.ofSeconds(5));
+            } finally {
+                upstreams.shutdownNow();
+                upstreams.awaitTermination(Duration.ofSeconds(10));
+            }
+        }
+    }
 }
