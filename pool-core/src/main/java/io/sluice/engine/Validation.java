@@ -71,7 +71,6 @@ final class Validation<R> implements CoreSubscriber<Boolean> {
         finish(valid);
     }
 
-
     private void finish(Boolean result) {
         if (finished) {
             return;
