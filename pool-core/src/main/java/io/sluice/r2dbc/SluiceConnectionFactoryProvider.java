@@ -51,6 +51,9 @@ public final class SluiceConnectionFactoryProvider implements ConnectionFactoryP
         OPTIONS.put("releaseTimeout", (b, v) -> b.releaseTimeout(duration("releaseTimeout", v)));
         OPTIONS.put("closeTimeout", (b, v) -> b.closeTimeout(duration("closeTimeout", v)));
         OPTIONS.put("failFast", (b, v) -> b.failFast(duration("failFast", v)));
+        OPTIONS.put("leakDetectionThreshold",
+                (b, v) -> b.leakDetectionThreshold(duration("leakDetectionThreshold", v)));
+        OPTIONS.put("leakReclaimAfter", (b, v) -> b.leakReclaimAfter(duration("leakReclaimAfter", v)));
     }
 
     /** The names of the options this provider understands. */

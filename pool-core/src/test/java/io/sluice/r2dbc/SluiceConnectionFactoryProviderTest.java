@@ -18,7 +18,8 @@ class SluiceConnectionFactoryProviderTest {
         ConnectionFactory factory = ConnectionFactories.get(BASE + "?name=orders&maxSize=20&minIdle=2"
                 + "&acquireTimeout=PT2S&createTimeout=PT3S&maxIdleTime=PT5M&maxLifetime=PT20M&lifetimeJitter=0.1"
                 + "&backgroundEvictionInterval=PT15S&remoteValidationAfterIdle=PT0.25S&keepaliveInterval=PT1M"
-                + "&validationTimeout=PT1S&validationQuery=SELECT%201&releaseTimeout=PT4S&closeTimeout=PT9S");
+                + "&validationTimeout=PT1S&validationQuery=SELECT%201&releaseTimeout=PT4S&closeTimeout=PT9S"
+                + "&leakDetectionThreshold=PT30S&leakReclaimAfter=PT5M");
 
         assertThat(factory).isInstanceOf(SluicePool.class);
         SluicePool pool = (SluicePool) factory;
@@ -39,6 +40,8 @@ class SluiceConnectionFactoryProviderTest {
             assertThat(s.releaseTimeoutNanos()).isEqualTo(Duration.ofSeconds(4).toNanos());
             assertThat(s.closeTimeoutNanos()).isEqualTo(Duration.ofSeconds(9).toNanos());
             assertThat(pool.config().validationQuery()).isEqualTo("SELECT 1");
+            assertThat(pool.config().leakDetectionThreshold()).isEqualTo(Duration.ofSeconds(30));
+            assertThat(pool.config().leakReclaimAfter()).isEqualTo(Duration.ofMinutes(5));
             assertThat(pool.getMetadata().getName()).isEqualTo("PostgreSQL");
         } finally {
             pool.dispose();
