@@ -20,29 +20,22 @@ import reactor.core.publisher.Mono;
 /** Channels that age, are sent away by the server, or lose it altogether. */
 class ChannelLifecycleTest {
 
-    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private final TestResources resources = new TestResources();
 
     @AfterEach
     void closeAll() throws Exception {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            toClose.get(i).close();
-        }
+        resources.close();
     }
 
     private ChannelPool pool(ChannelPoolBuilder builder) {
-        ChannelPool pool = builder.build();
-        toClose.add(() -> {
-            pool.shutdownNow();
-            pool.awaitTermination(Duration.ofSeconds(10));
-        });
-        return pool;
+        return resources.pool(builder);
     }
 
     @Test
     void channelsAreReplacedAtSpreadOutTimesAndAServerSendingThemAwayFailsNoCall() throws Exception {
         TestServer server = new TestServer(0, 100, builder -> builder
                 .maxConnectionAge(1, TimeUnit.SECONDS).maxConnectionAgeGrace(5, TimeUnit.SECONDS));
-        toClose.add(server);
+        resources.add(server);
         List<Long> madeAt = new CopyOnWriteArrayList<>();
         long start = System.nanoTime();
         ChannelPool pool = pool(ChannelPool.builder(target -> {
@@ -107,7 +100,7 @@ class ChannelLifecycleTest {
         assertThat(duringOutage).allMatch(code -> code == Status.Code.UNAVAILABLE || code == Status.Code.DEADLINE_EXCEEDED);
 
         TestServer second = new TestServer(port, 10, builder -> builder);
-        toClose.add(second);
+        resources.add(second);
         String reply = Mono.defer(() -> ReactorCalls.unary(channel, TestServer.SLEEP, "1")
                         .contextWrite(Deadline.within(Duration.ofMillis(500))))
                 .retryWhen(reactor.util.retry.Retry.fixedDelay(100, Duration.ofMillis(100)))
@@ -120,7 +113,7 @@ class ChannelLifecycleTest {
     @Test
     void shutdownCoversDrainingChannelsToo() throws Exception {
         TestServer server = new TestServer(100);
-        toClose.add(server);
+        resources.add(server);
         List<ManagedChannel> made = new CopyOnWriteArrayList<>();
         ChannelPool pool = pool(ChannelPool.builder(target -> {
                     ManagedChannel channel = TestServer.plainChannel(target);

@@ -26,28 +26,19 @@ import reactor.test.StepVerifier;
 /** The channel pool against a real Netty server on 127.0.0.1 (stream limits are invisible in-process). */
 class ChannelPoolTest {
 
-    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private final TestResources resources = new TestResources();
 
     @AfterEach
     void closeAll() throws Exception {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            toClose.get(i).close();
-        }
+        resources.close();
     }
 
     private TestServer server(int streamLimit) throws Exception {
-        TestServer server = new TestServer(streamLimit);
-        toClose.add(server);
-        return server;
+        return resources.server(streamLimit);
     }
 
     private ChannelPool pool(ChannelPoolBuilder builder) {
-        ChannelPool pool = builder.build();
-        toClose.add(() -> {
-            pool.shutdownNow();
-            pool.awaitTermination(Duration.ofSeconds(10));
-        });
-        return pool;
+        return resources.pool(builder);
     }
 
     @Test
