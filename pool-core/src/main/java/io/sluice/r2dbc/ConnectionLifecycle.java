@@ -3,7 +3,7 @@ package io.sluice.r2dbc;
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
 import io.r2dbc.spi.ValidationDepth;
-import io.sluice.engine.ResourceLifecycle;
+import io.sluice.internal.engine.ResourceLifecycle;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

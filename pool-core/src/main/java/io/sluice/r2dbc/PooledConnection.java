@@ -9,7 +9,7 @@ import io.r2dbc.spi.TransactionDefinition;
 import io.r2dbc.spi.ValidationDepth;
 import io.r2dbc.spi.Wrapped;
 import io.sluice.LeaseReclaimedException;
-import io.sluice.engine.Lease;
+import io.sluice.internal.engine.Lease;
 import java.time.Duration;
 import org.reactivestreams.Publisher;
 import reactor.core.publisher.Mono;

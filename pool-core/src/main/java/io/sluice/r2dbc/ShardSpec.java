@@ -2,7 +2,7 @@ package io.sluice.r2dbc;
 
 import io.r2dbc.spi.ConnectionFactory;
 import io.sluice.AdmissionLimiter;
-import io.sluice.engine.ConfigRules;
+import io.sluice.internal.engine.ConfigRules;
 import java.time.Duration;
 import java.util.Objects;
 

@@ -1,14 +1,14 @@
 package io.sluice.r2dbc;
 
-import static io.sluice.engine.EngineSettings.nanos;
+import static io.sluice.internal.engine.EngineSettings.nanos;
 
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
 import io.sluice.AdmissionLimiter;
 import io.sluice.PoolStartException;
-import io.sluice.engine.ConfigRules;
-import io.sluice.engine.EngineSettings;
-import io.sluice.engine.PoolClock;
+import io.sluice.internal.engine.ConfigRules;
+import io.sluice.internal.engine.EngineSettings;
+import io.sluice.internal.engine.PoolClock;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;

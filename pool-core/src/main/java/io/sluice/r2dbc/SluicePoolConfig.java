@@ -2,7 +2,7 @@ package io.sluice.r2dbc;
 
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
-import io.sluice.engine.EngineSettings;
+import io.sluice.internal.engine.EngineSettings;
 import java.time.Duration;
 import java.util.Map;
 import java.util.function.Function;
@@ -43,12 +43,12 @@ public record SluicePoolConfig(
         Duration leakReclaimAfter) {
 
     /** The leak watch these settings ask for (the null object when both are off). */
-    io.sluice.engine.LeakWatch leakWatch() {
+    io.sluice.internal.engine.LeakWatch leakWatch() {
         long detect = leakDetectionThreshold.toNanos();
         long reclaim = leakReclaimAfter.toNanos();
         long shortest = Math.min(detect > 0 ? detect : Long.MAX_VALUE, reclaim > 0 ? reclaim : Long.MAX_VALUE);
         // Checked four times per the shortest limit: a leak is seen within a quarter of its threshold.
-        return io.sluice.engine.LeakWatch.of(detect, reclaim, Math.max(1_000_000, shortest / 4));
+        return io.sluice.internal.engine.LeakWatch.of(detect, reclaim, Math.max(1_000_000, shortest / 4));
     }
 
     /** Whether the pool is split into shards (declared, or made on demand). */

@@ -2,8 +2,8 @@ package io.sluice.grpc;
 
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
-import io.sluice.engine.PoolClock;
-import io.sluice.engine.ResourceLifecycle;
+import io.sluice.internal.engine.PoolClock;
+import io.sluice.internal.engine.ResourceLifecycle;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Set;

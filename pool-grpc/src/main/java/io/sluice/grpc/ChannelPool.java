@@ -8,11 +8,11 @@ import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.sluice.PoolState;
-import io.sluice.engine.EngineSettings;
-import io.sluice.engine.LeaseEngine;
-import io.sluice.engine.PoolClock;
-import io.sluice.engine.SharedCapacity;
-import io.sluice.engine.ShardSet;
+import io.sluice.internal.engine.EngineSettings;
+import io.sluice.internal.engine.LeaseEngine;
+import io.sluice.internal.engine.PoolClock;
+import io.sluice.internal.engine.SharedCapacity;
+import io.sluice.internal.engine.ShardSet;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -215,7 +215,7 @@ public final class ChannelPool {
                 CallOptions callOptions) {
             CallOptions options = effectiveOptions(callOptions);
             counters.callsStarted.increment();
-            Mono<io.sluice.engine.Lease<PooledChannel>> leases = Mono.defer(() -> shards.shard(authority).acquire());
+            Mono<io.sluice.internal.engine.Lease<PooledChannel>> leases = Mono.defer(() -> shards.shard(authority).acquire());
             return new PooledClientCall<>(method, options, acquireContext(options), statuses, counters,
                     config.clock()).acquire(leases);
         }

@@ -2,8 +2,8 @@ package io.sluice.grpc;
 
 import io.grpc.ManagedChannel;
 import io.sluice.AdmissionLimiter;
-import io.sluice.engine.ConfigRules;
-import io.sluice.engine.PoolClock;
+import io.sluice.internal.engine.ConfigRules;
+import io.sluice.internal.engine.PoolClock;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.function.Function;

@@ -2,7 +2,7 @@ package io.sluice.grpc;
 
 import io.grpc.ManagedChannel;
 import io.sluice.AdmissionLimiter;
-import io.sluice.engine.PoolClock;
+import io.sluice.internal.engine.PoolClock;
 import java.time.Duration;
 import java.util.function.Function;
 

@@ -2,7 +2,7 @@ package io.sluice.grpc;
 
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
-import io.sluice.engine.PoolClock;
+import io.sluice.internal.engine.PoolClock;
 import reactor.core.publisher.Sinks;
 
 /**

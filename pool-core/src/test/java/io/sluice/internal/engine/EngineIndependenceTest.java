@@ -1,4 +1,4 @@
-package io.sluice.engine;
+package io.sluice.internal.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -14,7 +14,7 @@ class EngineIndependenceTest {
 
     @Test
     void theEnginePackageImportsNothingFromR2dbcOrGrpc() throws IOException {
-        Path engine = Path.of("src/main/java/io/sluice/engine");
+        Path engine = Path.of("src/main/java/io/sluice/internal/engine");
         assertThat(engine).isDirectory();
         List<String> offending;
         try (Stream<Path> files = Files.list(engine)) {

@@ -1,4 +1,4 @@
-package io.sluice.engine;
+package io.sluice.internal.engine;
 
 import io.sluice.Deadline;
 import java.util.concurrent.atomic.AtomicInteger;

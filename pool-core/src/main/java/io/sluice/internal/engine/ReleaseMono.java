@@ -1,4 +1,4 @@
-package io.sluice.engine;
+package io.sluice.internal.engine;
 
 import reactor.core.CoreSubscriber;
 import reactor.core.publisher.Mono;

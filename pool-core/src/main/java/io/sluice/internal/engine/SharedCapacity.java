@@ -1,4 +1,4 @@
-package io.sluice.engine;
+package io.sluice.internal.engine;
 
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;

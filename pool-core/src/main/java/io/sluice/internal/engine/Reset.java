@@ -1,4 +1,4 @@
-package io.sluice.engine;
+package io.sluice.internal.engine;
 
 import org.reactivestreams.Subscription;
 import reactor.core.CoreSubscriber;

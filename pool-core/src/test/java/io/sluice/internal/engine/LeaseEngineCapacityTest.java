@@ -1,4 +1,4 @@
-package io.sluice.engine;
+package io.sluice.internal.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
