@@ -8,10 +8,16 @@ import org.reactivestreams.Publisher;
 final class PooledBatch implements Batch {
 
     private final Batch delegate;
+    /**
+     * The borrower's handle: held here, and by the publishers this returns, so that a handle is not taken
+     * for lost (see the pool's garbage-collection safety net) while its statements are still in use.
+     */
+    private final PooledConnection owner;
     private final PhysicalConnection physical;
 
-    PooledBatch(Batch delegate, PhysicalConnection physical) {
+    PooledBatch(Batch delegate, PooledConnection owner, PhysicalConnection physical) {
         this.delegate = delegate;
+        this.owner = owner;
         this.physical = physical;
     }
 
@@ -23,6 +29,6 @@ final class PooledBatch implements Batch {
 
     @Override
     public Publisher<? extends Result> execute() {
-        return Watched.flux(physical, delegate.execute()).map(result -> new PooledResult(result, physical));
+        return Watched.flux(physical, delegate.execute()).map(owner::result);
     }
 }

@@ -10,6 +10,7 @@ import io.r2dbc.spi.ValidationDepth;
 import io.r2dbc.spi.Wrapped;
 import io.sluice.LeaseReclaimedException;
 import io.sluice.internal.engine.Lease;
+import io.sluice.internal.engine.LeaseHandle;
 import java.time.Duration;
 import org.reactivestreams.Publisher;
 import reactor.core.publisher.Mono;
@@ -19,7 +20,7 @@ import reactor.core.publisher.Mono;
  * (idempotently); every other method fails once it has been returned, so a borrower that keeps a
  * reference cannot touch the next borrower's session.
  */
-final class PooledConnection implements Connection, Wrapped<Connection> {
+final class PooledConnection implements Connection, Wrapped<Connection>, LeaseHandle {
 
     private final Lease<PhysicalConnection> lease;
     private final PhysicalConnection physical;
@@ -50,6 +51,16 @@ final class PooledConnection implements Connection, Wrapped<Connection> {
         return Watched.mono(physical, Mono.defer(() -> Mono.from(call.apply(live()))));
     }
 
+    /** A result of this connection's statements, watched like them. */
+    PooledResult result(io.r2dbc.spi.Result result) {
+        return new PooledResult(result, physical);
+    }
+
+    @Override
+    public Lease<?> lease() {
+        return lease;
+    }
+
     @Override
     public Publisher<Void> close() {
         return lease.release();
@@ -78,7 +89,7 @@ final class PooledConnection implements Connection, Wrapped<Connection> {
 
     @Override
     public Batch createBatch() {
-        return new PooledBatch(live().createBatch(), physical);
+        return new PooledBatch(live().createBatch(), this, physical);
     }
 
     @Override
@@ -88,7 +99,7 @@ final class PooledConnection implements Connection, Wrapped<Connection> {
 
     @Override
     public Statement createStatement(String sql) {
-        return new PooledStatement(live().createStatement(sql), physical);
+        return new PooledStatement(live().createStatement(sql), this, physical);
     }
 
     @Override

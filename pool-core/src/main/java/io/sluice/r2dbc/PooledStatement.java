@@ -8,10 +8,16 @@ import org.reactivestreams.Publisher;
 final class PooledStatement implements Statement {
 
     private final Statement delegate;
+    /**
+     * The borrower's handle: held here, and by the publishers this returns, so that a handle is not taken
+     * for lost (see the pool's garbage-collection safety net) while its statements are still in use.
+     */
+    private final PooledConnection owner;
     private final PhysicalConnection physical;
 
-    PooledStatement(Statement delegate, PhysicalConnection physical) {
+    PooledStatement(Statement delegate, PooledConnection owner, PhysicalConnection physical) {
         this.delegate = delegate;
+        this.owner = owner;
         this.physical = physical;
     }
 
@@ -47,7 +53,7 @@ final class PooledStatement implements Statement {
 
     @Override
     public Publisher<? extends Result> execute() {
-        return Watched.flux(physical, delegate.execute()).map(result -> new PooledResult(result, physical));
+        return Watched.flux(physical, delegate.execute()).map(owner::result);
     }
 
     @Override

@@ -10,16 +10,18 @@ final class ShardConnectionFactory implements ConnectionFactory {
 
     private final SluicePool pool;
     private final String authority;
+    /** Looks the shard up on every subscription: a shard made on demand may have been retired and made again. */
+    private final Publisher<? extends Connection> acquire;
 
     ShardConnectionFactory(SluicePool pool, String authority) {
         this.pool = pool;
         this.authority = authority;
+        this.acquire = pool.acquireFrom(authority);
     }
 
     @Override
     public Publisher<? extends Connection> create() {
-        // Looked up on every acquire: a shard made on demand may have been retired and made again.
-        return pool.acquireFrom(authority);
+        return acquire;
     }
 
     @Override

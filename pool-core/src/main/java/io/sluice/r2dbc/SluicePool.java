@@ -61,24 +61,25 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
         String name = config.engineSettings().name();
         SharedCapacity gate = config.sharded() ? SharedCapacity.of(config.globalMaxSize()) : SharedCapacity.unbounded();
         LeaseEngine<PhysicalConnection> defaultShard = new LeaseEngine<>(config.engineSettings(),
-                lifecycle(factory), gate, new EngineStats(), config.leakWatch());
+                lifecycle(factory), gate, new EngineStats(), config.leakWatch(), false);
         Map<String, LeaseEngine<PhysicalConnection>> declared = new LinkedHashMap<>();
         config.shards().forEach((authority, shard) -> declared.put(authority,
                 new LeaseEngine<>(shard.settings(), lifecycle(factoryOf(authority, shard)), gate, new EngineStats(),
-                        config.leakWatch())));
+                        config.leakWatch(), false)));
         // Shards made on demand count into one set of counters, so that their history outlives them.
         EngineStats onDemandStats = new EngineStats();
         this.onDemandStats = onDemandStats;
         Function<String, LeaseEngine<PhysicalConnection>> onDemand = config.onDemand() == null ? null
                 : authority -> new LeaseEngine<>(renamed(config.onDemand().settings(), name + "[" + authority + "]"),
-                        lifecycle(factoryOf(authority, config.onDemand())), gate, onDemandStats, config.leakWatch());
+                        lifecycle(factoryOf(authority, config.onDemand())), gate, onDemandStats, config.leakWatch(), true);
         EngineSettings settings = config.engineSettings();
         this.shards = new ShardSet<>(name, gate, defaultShard, declared, onDemand, config.onDemandLimit(),
                 config.onDemandIdle() == null ? 0 : config.onDemandIdle().toNanos(), settings.clock(),
                 settings.evictionIntervalNanos());
         // A pool without shards ignores any Authority in the Context and skips the routing altogether.
-        Mono<Lease<PhysicalConnection>> leases = config.sharded() ? shards.acquire() : defaultShard.acquire();
-        this.acquire = leases.map(SluicePool::pooled);
+        // The engine emits the pooled connection itself (no map step), so that it can watch the handle the
+        // borrower holds and take its lease back if the handle is dropped.
+        this.acquire = config.sharded() ? shards.acquire(SluicePool::pooled) : defaultShard.acquire(SluicePool::pooled);
     }
 
     /** Starts building a pool over {@code factory}, the driver's (or any) connection factory. */
@@ -86,7 +87,7 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
         return new SluicePoolBuilder(factory);
     }
 
-    private static Connection pooled(Lease<PhysicalConnection> lease) {
+    private static PooledConnection pooled(Lease<PhysicalConnection> lease) {
         return new PooledConnection(lease, lease.poolName());
     }
 
@@ -131,8 +132,8 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
         return new ShardConnectionFactory(this, authority);
     }
 
-    Mono<Connection> acquireFrom(String authority) {
-        return Mono.defer(() -> shards.shard(authority).acquire()).map(SluicePool::pooled);
+    Mono<? extends Connection> acquireFrom(String authority) {
+        return shards.acquireFrom(authority, SluicePool::pooled);
     }
 
     /** The metadata of the connection factory behind the pool (so frameworks recognise the database). */

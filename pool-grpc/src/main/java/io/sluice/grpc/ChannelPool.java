@@ -82,7 +82,9 @@ public final class ChannelPool {
                 config.callLimiter(), config.channelLimiter(), config.clock());
         ChannelLifecycle lifecycle = new ChannelLifecycle(authority, config.channelFactory(), config.clock(),
                 config.connectTimeout(), config.replaceFailingAfter(), channels, counters, ofAuthority);
-        LeaseEngine<PooledChannel> engine = new LeaseEngine<>(settings, lifecycle);
+        // Made on demand: retired once nobody has used the authority for retireAuthorityAfterIdle.
+        LeaseEngine<PooledChannel> engine = new LeaseEngine<>(settings, lifecycle, SharedCapacity.unbounded(),
+                new io.sluice.internal.engine.EngineStats(), io.sluice.internal.engine.LeakWatch.OFF, true);
         engine.warmup(config.minChannels()).subscribe(made -> { }, error -> { });
         return engine;
     }
@@ -205,9 +207,11 @@ public final class ChannelPool {
     private final class PoolChannel extends Channel {
 
         private final String authority;
+        private final Mono<io.sluice.internal.engine.Lease<PooledChannel>> leases;
 
         PoolChannel(String authority) {
             this.authority = authority;
+            this.leases = shards.acquireFrom(authority, Function.identity());
         }
 
         @Override
@@ -215,7 +219,6 @@ public final class ChannelPool {
                 CallOptions callOptions) {
             CallOptions options = effectiveOptions(callOptions);
             counters.callsStarted.increment();
-            Mono<io.sluice.internal.engine.Lease<PooledChannel>> leases = Mono.defer(() -> shards.shard(authority).acquire());
             return new PooledClientCall<>(method, options, acquireContext(options), statuses, counters,
                     config.clock()).acquire(leases);
         }

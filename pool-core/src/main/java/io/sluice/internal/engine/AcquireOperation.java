@@ -2,52 +2,80 @@ package io.sluice.internal.engine;
 
 import io.sluice.Deadline;
 import java.util.concurrent.atomic.AtomicInteger;
-import reactor.core.CoreSubscriber;
-import reactor.core.publisher.Operators;
+import java.util.function.Function;
 import org.reactivestreams.Subscription;
+import reactor.core.CoreSubscriber;
+import reactor.core.Exceptions;
+import reactor.core.publisher.Operators;
 
 /**
- * One subscription to {@link LeaseEngine#acquire()}: the subscriber's handle and, if it has to wait,
- * its place in the queue. It is settled exactly once, by whoever wins the CAS to {@link #DONE}: the
- * engine handing over a lease, the deadline sweeper, a close, or the subscriber cancelling.
+ * One subscription to an acquire: the subscriber's handle and, while it waits, its node in the
+ * {@link WaitQueue}. Its state says who may act on it:
+ * <pre>
+ *   NEW ──request──▶ RUNNING ──▶ ADMITTING (a permit is reserved; a timer brings it back to RUNNING)
+ *                       │──▶ WAITING   (in the queue)
+ *                       │──▶ CHECKING  (a claimed resource is being validated for it)
+ *                       └──▶ HANDING   (a lease is being prepared for it) ──▶ DONE (emitted)
+ *   any state but DONE ──cancel, timeout, close, failure──▶ DONE
+ * </pre>
+ * Whoever wins the CAS into a state owns the next step. A hand-over goes through HANDING so that a cancel
+ * arriving between "this waiter is served" and "the lease is emitted" still wins: the emitter's final CAS
+ * HANDING → DONE then fails and the lease goes back to the pool instead of to a subscriber that has gone.
  */
 final class AcquireOperation<R> extends AtomicInteger implements Subscription {
 
     private static final long serialVersionUID = 1L;
 
     static final int NEW = 0;
-    static final int WAITING = 1;
-    static final int CHECKING = 2;
-    static final int DONE = 3;
-    static final int ADMITTING = 4;
+    static final int RUNNING = 1;
+    static final int ADMITTING = 2;
+    static final int WAITING = 3;
+    static final int CHECKING = 4;
+    static final int HANDING = 5;
+    static final int DONE = 6;
 
-    final CoreSubscriber<? super Lease<R>> actual;
+    final CoreSubscriber<Object> actual;
     final LeaseEngine<R> engine;
+    /** Turns the lease into what the subscriber receives (the lease itself, or a pooled connection). */
+    final Function<Lease<R>, ?> handles;
 
     /** When the subscriber asked: the start of the time the deadline covers. */
     long startedAt;
     /** The absolute deadline on the pool's clock; 0 until a slow path needs it. */
     long deadline;
     boolean deadlineFromContext;
-    /** Whether it joined the queue, and when. */
-    boolean enqueued;
+    /** When it joined the queue, the first time (0: never). */
     long enqueuedAt;
+    boolean enqueued;
     /** The wait the admission limiter reserved, to give back if this acquire is cancelled meanwhile. */
     long admissionWait;
-    private boolean requested;
 
-    AcquireOperation(CoreSubscriber<? super Lease<R>> actual, LeaseEngine<R> engine) {
-        this.actual = actual;
+    // The wait queue's links, guarded by the queue's lock.
+    AcquireOperation<R> prev;
+    AcquireOperation<R> next;
+    int heapIndex = -1;
+
+    @SuppressWarnings("unchecked")
+    AcquireOperation(CoreSubscriber<?> actual, LeaseEngine<R> engine, Function<Lease<R>, ?> handles) {
+        this.actual = (CoreSubscriber<Object>) actual;
         this.engine = engine;
+        this.handles = handles;
     }
 
     @Override
     public void request(long n) {
-        if (!Operators.validate(n) || requested) {
+        if (n <= 0) {
+            // Rule 3.9: a non-positive request is an error, signalled instead of an acquire.
+            if (getAndSet(DONE) != DONE) {
+                engine.use.exit();
+                fail(Exceptions.nullOrNegativeRequestException(n));
+            }
             return;
         }
-        requested = true;
-        engine.acquire(this);
+        // Rule 3.6: after cancel (DONE), and for every request after the first, nothing happens.
+        if (compareAndSet(NEW, RUNNING)) {
+            engine.acquire(this);
+        }
     }
 
     @Override
@@ -59,22 +87,33 @@ final class AcquireOperation<R> extends AtomicInteger implements Subscription {
             }
             if (compareAndSet(state, DONE)) {
                 engine.stats.cancelled.increment();
+                engine.use.exit();
                 if (state == WAITING) {
-                    // Stays in the queue as a settled node until the drain loop meets it at the head.
-                    engine.waiterCancelled();
+                    engine.waiters.remove(this); // at once: a cancelled waiter holds no memory
                 } else if (state == ADMITTING) {
-                    engine.admissionCancelled(this);
+                    engine.admission.cancelled(this);
                 }
-                // A CHECKING operation's validation sees DONE when it completes and returns the resource.
+                // RUNNING, CHECKING, HANDING: the thread working for this acquire sees DONE at its next CAS
+                // and gives back what it claimed.
                 return;
             }
         }
     }
 
+    /** Settles this acquire with an error, if {@code from} is still its state. */
+    boolean failFrom(int from, Throwable error) {
+        if (!compareAndSet(from, DONE)) {
+            return false;
+        }
+        engine.use.exit();
+        fail(error);
+        return true;
+    }
+
     /**
-     * Works out the deadline on first need: the configured acquire timeout from {@link #startedAt},
-     * or the subscriber's {@link Deadline} when that comes first. Only slow paths call this, so the fast
-     * path never reads the Context.
+     * Works out the deadline on first need: the configured acquire timeout from {@link #startedAt}, or the
+     * subscriber's {@link Deadline} when that comes first. Only slow paths call this, so the fast path
+     * never reads the Context.
      */
     long deadline() {
         if (deadline == 0) {
@@ -93,12 +132,24 @@ final class AcquireOperation<R> extends AtomicInteger implements Subscription {
         return deadline;
     }
 
-    void emit(Lease<R> lease) {
-        actual.onNext(lease);
-        actual.onComplete();
+    /** Emits the value; a subscriber that throws breaks the rules, but must not break the caller's loop. */
+    void emit(Object value) {
+        try {
+            actual.onNext(value);
+            actual.onComplete();
+        } catch (Throwable error) {
+            Exceptions.throwIfJvmFatal(error);
+            Operators.onErrorDropped(error, actual.currentContext());
+        }
     }
 
+    /** Signals the error; a subscriber whose onError throws must not break the caller's loop either. */
     void fail(Throwable error) {
-        actual.onError(error);
+        try {
+            actual.onError(error);
+        } catch (Throwable thrown) {
+            Exceptions.throwIfJvmFatal(thrown);
+            Operators.onErrorDropped(thrown, actual.currentContext());
+        }
     }
 }

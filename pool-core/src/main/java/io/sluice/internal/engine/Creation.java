@@ -7,15 +7,15 @@ import reactor.core.publisher.Sinks;
 /** Receives one newly created resource (or why there is none) for a CREATING slot. */
 final class Creation<R> implements CoreSubscriber<R> {
 
-    private final LeaseEngine<R> engine;
+    private final Creator<R> creator;
     private final Slot<R> slot;
     private final int generation;
     private final Sinks.One<Boolean> done;
     private R resource;
     private boolean finished;
 
-    Creation(LeaseEngine<R> engine, Slot<R> slot, int generation, Sinks.One<Boolean> done) {
-        this.engine = engine;
+    Creation(Creator<R> creator, Slot<R> slot, int generation, Sinks.One<Boolean> done) {
+        this.creator = creator;
         this.slot = slot;
         this.generation = generation;
         this.done = done;
@@ -35,7 +35,7 @@ final class Creation<R> implements CoreSubscriber<R> {
     public void onError(Throwable error) {
         if (!finished) {
             finished = true;
-            engine.created(slot, null, error, generation, done);
+            creator.created(slot, null, error, generation, done);
         }
     }
 
@@ -46,10 +46,10 @@ final class Creation<R> implements CoreSubscriber<R> {
         }
         finished = true;
         if (resource == null) {
-            engine.created(slot, null, new IllegalStateException("Pool '" + engine.name()
+            creator.created(slot, null, new IllegalStateException("Pool '" + creator.poolName()
                     + "': creating a resource completed without one"), generation, done);
         } else {
-            engine.created(slot, resource, null, generation, done);
+            creator.created(slot, resource, null, generation, done);
         }
     }
 }

@@ -42,7 +42,8 @@ final class Housekeeper<R> implements Runnable {
 
     @Override
     public void run() {
-        if (engine.capacity() > 1) {
+        engine.abandoned.reclaim();
+        if (engine.capacity > 1) {
             runShared(settings.clock().nanoTime());
         } else {
             runExclusive();
@@ -70,19 +71,19 @@ final class Housekeeper<R> implements Runnable {
             if (lightest == null || state < lightest.get()) {
                 lightest = slot;
             }
-            Object healthy = Publishers.now(engine.validation(slot.resource, true));
+            Object healthy = Publishers.now(engine.handOver.validation(slot.resource, true));
             if (healthy != Publishers.LATER && !Boolean.TRUE.equals(healthy)) {
-                engine.retire(slot, DestroyCause.VALIDATION);
+                engine.recycler.retire(slot, DestroyCause.VALIDATION);
                 live--;
                 continue;
             }
             if (settings.maxLifetimeNanos() > 0 && now - slot.expiresAt >= 0 && !slot.replacing) {
                 slot.replacing = true;
-                Sinks.One<Boolean> replacement = engine.createSpare();
+                Sinks.One<Boolean> replacement = engine.creator.createSpare();
                 if (replacement == null) {
-                    engine.retire(slot, DestroyCause.LIFETIME); // no room for a replacement first: drain, refill after
+                    engine.recycler.retire(slot, DestroyCause.LIFETIME); // no room for a replacement first: drain, refill after
                 } else {
-                    replacement.asMono().subscribe(made -> engine.retire(slot, DestroyCause.LIFETIME),
+                    replacement.asMono().subscribe(made -> engine.recycler.retire(slot, DestroyCause.LIFETIME),
                             error -> slot.replacing = false);
                 }
             }
@@ -91,7 +92,7 @@ final class Housekeeper<R> implements Runnable {
         if (shrinkAt > 0 && live > Math.max(1, settings.minIdle()) && leases <= shrinkAt * (live - 1)) {
             if (++roundsBelowLowWater >= 2 && lightest != null) {
                 roundsBelowLowWater = 0;
-                engine.retire(lightest, DestroyCause.SURPLUS);
+                engine.recycler.retire(lightest, DestroyCause.SURPLUS);
             }
         } else {
             roundsBelowLowWater = 0;
@@ -106,11 +107,11 @@ final class Housekeeper<R> implements Runnable {
             if (settings.maxIdleTimeNanos() > 0 && idle > settings.minIdle() && slot.get() == 0
                     && now - slot.lastUsed >= settings.maxIdleTimeNanos() && slot.compareAndSet(0, Slot.RESERVED)) {
                 idle--;
-                engine.destroy(slot, DestroyCause.IDLE);
+                engine.recycler.destroy(slot, DestroyCause.IDLE);
             }
         }
-        engine.drain();
-        engine.ensureMinIdle();
+        engine.dispatcher.drain();
+        engine.creator.ensureMinIdle();
     }
 
     private void runExclusive() {
@@ -128,31 +129,31 @@ final class Housekeeper<R> implements Runnable {
             }
             if (settings.maxLifetimeNanos() > 0 && now - slot.expiresAt >= 0) {
                 idle--;
-                engine.destroy(slot, DestroyCause.LIFETIME);
+                engine.recycler.destroy(slot, DestroyCause.LIFETIME);
             } else if (settings.maxIdleTimeNanos() > 0 && now - slot.lastUsed >= settings.maxIdleTimeNanos()
                     && idle > settings.minIdle()) {
                 idle--;
-                engine.destroy(slot, DestroyCause.IDLE);
+                engine.recycler.destroy(slot, DestroyCause.IDLE);
             } else if (settings.keepaliveNanos() > 0 && now - slot.idleSince() >= settings.keepaliveNanos()) {
                 keepAlive(slot, generation);
             } else {
                 slot.set(0);
-                engine.recheckAfterIdle(slot, generation);
+                engine.recycler.recheckAfterIdle(slot, generation);
             }
         }
-        engine.drain();
-        engine.ensureMinIdle();
+        engine.dispatcher.drain();
+        engine.creator.ensureMinIdle();
     }
 
     private void keepAlive(Slot<R> slot, int generation) {
-        Mono<Boolean> check = engine.validation(slot.resource, true);
+        Mono<Boolean> check = engine.handOver.validation(slot.resource, true);
         Validation<R> validation = new Validation<>(slot, true, settings.clock(), valid -> {
             if (Boolean.TRUE.equals(valid) && generation == engine.generation() && !engine.isDisposed()) {
                 slot.set(0);
-                engine.recheckAfterIdle(slot, generation);
-                engine.drain();
+                engine.recycler.recheckAfterIdle(slot, generation);
+                engine.dispatcher.drain();
             } else {
-                engine.destroy(slot, !Boolean.TRUE.equals(valid) ? DestroyCause.VALIDATION
+                engine.recycler.destroy(slot, !Boolean.TRUE.equals(valid) ? DestroyCause.VALIDATION
                         : engine.isDisposed() ? DestroyCause.CLOSE : DestroyCause.EVICT_ALL);
             }
         });

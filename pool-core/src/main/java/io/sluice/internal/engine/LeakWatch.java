@@ -44,6 +44,20 @@ public abstract class LeakWatch {
 
     abstract void released(LeaseEngine<?> engine, Lease<?> lease, long now);
 
+    /**
+     * A lease whose handle was garbage-collected without being closed has just been taken back: always
+     * counted and logged as a leak, with the acquiring stack when detection is on.
+     */
+    final void abandoned(LeaseEngine<?> engine, Lease<?> lease, long heldNanos) {
+        engine.stats.leaks.increment();
+        Events.leaked(engine.name(), heldNanos, true);
+        Throwable stack = lease.acquireStack();
+        LOG.log(System.Logger.Level.WARNING, "Pool '" + engine.name() + "': a lease was lost: its handle was garbage-collected "
+                + millis(heldNanos) + " after it was acquired, without being closed or released; the pool took it back"
+                + (stack == null ? " (turn on leak detection to see where it was acquired)"
+                        : "; it was acquired at the stack trace below"), stack);
+    }
+
     private static final class Off extends LeakWatch {
         @Override
         Throwable stackOfAcquire() {
@@ -115,7 +129,7 @@ public abstract class LeakWatch {
                     LOG.log(System.Logger.Level.WARNING, "Pool '" + engine.name() + "': took back a lease held for "
                             + millis(held) + " (leakReclaimAfter " + millis(reclaimAfterNanos)
                             + "); its resource is destroyed and its borrower's next use of it fails");
-                    engine.retireHeld(slot, DestroyCause.LEAK_RECLAIM);
+                    engine.recycler.retireHeld(slot, DestroyCause.LEAK_RECLAIM);
                 }
             }
         }

@@ -28,6 +28,8 @@ public final class Lease<R> {
     private volatile boolean leakReported;
     private volatile long takenBackAfterNanos;
     private volatile String takenBackBy;
+    /** Watches the borrower's handle, when there is one apart from this lease (see {@link AbandonedHandles}). */
+    AbandonedHandles.HandleRef handleRef;
 
     Lease(LeaseEngine<R> engine, Slot<R> slot, long acquiredAt, Throwable acquireStack) {
         this.engine = engine;
@@ -88,7 +90,22 @@ public final class Lease<R> {
 
     /** Ends the lease for its holder; true only for the first caller. */
     boolean end(int how) {
-        return STATE.compareAndSet(this, HELD, how);
+        if (!STATE.compareAndSet(this, HELD, how)) {
+            return false;
+        }
+        AbandonedHandles.HandleRef ref = handleRef;
+        if (ref != null) {
+            ref.clear(); // ended properly: the collector need not report the handle
+        }
+        engine.use.exit();
+        return true;
+    }
+
+    /** Reactor dropped this lease's handle on its way to the borrower: it goes back to the pool. */
+    void returnDropped() {
+        if (end(RELEASED)) {
+            engine.recycler.release(this, false, reactor.core.publisher.Operators.emptySubscriber());
+        }
     }
 
     /** Takes the lease back from its holder; true only if it was still held. */

@@ -21,6 +21,6 @@ final class ReleaseMono<R> extends Mono<Void> {
             Operators.complete(actual);
             return;
         }
-        lease.engine.release(lease, destroy, actual);
+        lease.engine.recycler.release(lease, destroy, actual);
     }
 }

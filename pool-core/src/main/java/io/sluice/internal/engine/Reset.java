@@ -1,8 +1,10 @@
 package io.sluice.internal.engine;
 
+import io.sluice.DestroyCause;
 import org.reactivestreams.Subscription;
 import reactor.core.CoreSubscriber;
 import reactor.core.publisher.Operators;
+import reactor.util.context.Context;
 
 /**
  * Waits for an asynchronous reset on release (a rollback, say). Success makes the resource idle; an error
@@ -11,19 +13,19 @@ import reactor.core.publisher.Operators;
  */
 final class Reset<R> implements CoreSubscriber<Void> {
 
-    private final LeaseEngine<R> engine;
+    private final Recycler<R> recycler;
     private final Slot<R> slot;
     private final CoreSubscriber<? super Void> actual;
     private boolean finished;
 
-    Reset(LeaseEngine<R> engine, Slot<R> slot, CoreSubscriber<? super Void> actual) {
-        this.engine = engine;
+    Reset(Recycler<R> recycler, Slot<R> slot, CoreSubscriber<? super Void> actual) {
+        this.recycler = recycler;
         this.slot = slot;
         this.actual = actual;
     }
 
     @Override
-    public reactor.util.context.Context currentContext() {
+    public Context currentContext() {
         return actual.currentContext();
     }
 
@@ -40,7 +42,7 @@ final class Reset<R> implements CoreSubscriber<Void> {
     public void onError(Throwable error) {
         if (!finished) {
             finished = true;
-            engine.retireHeld(slot, io.sluice.DestroyCause.RELEASE_FAILURE);
+            recycler.retireHeld(slot, DestroyCause.RELEASE_FAILURE);
             Operators.complete(actual);
         }
     }
@@ -49,7 +51,7 @@ final class Reset<R> implements CoreSubscriber<Void> {
     public void onComplete() {
         if (!finished) {
             finished = true;
-            engine.returnToIdle(slot, engine.settings.clock().nanoTime());
+            recycler.returnToIdle(slot, recycler.now());
             Operators.complete(actual);
         }
     }

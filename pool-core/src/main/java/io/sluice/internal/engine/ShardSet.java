@@ -24,10 +24,10 @@ import reactor.core.publisher.Operators;
  * A pool split by authority: one {@link LeaseEngine} per shard, declared up front or made on first use,
  * all counting against one {@link SharedCapacity}. Acquires without an authority go to the default shard.
  *
- * <p>Shards made on demand are bounded in number, and retired after they have served nothing for the
- * configured idle time. Retirement takes two housekeeping rounds: a shard is first taken out of the map
- * (so that new acquires make a fresh one), and only closed a round later, so that an acquire that looked
- * it up just before it was taken out is still served.
+ * <p>Shards made on demand are bounded in number, and retired after nobody has used them for the
+ * configured idle time: no lease, no waiter, no acquire waiting for admission (see {@link ShardUse}).
+ * Retirement is one CAS that a new acquire cannot race: an acquire that looked a shard up just before it
+ * was retired finds it refusing, and is routed again, to a new shard.
  *
  * @param <R> the resource type
  */
@@ -40,13 +40,11 @@ public final class ShardSet<R> implements Disposable {
     private final Function<String, LeaseEngine<R>> onDemand;
     private final int onDemandLimit;
     private final long onDemandIdleNanos;
-    private final PoolClock clock;
 
     private final ConcurrentHashMap<String, LeaseEngine<R>> made = new ConcurrentHashMap<>();
     private final AtomicInteger madeCount = new AtomicInteger();
-    private final List<LeaseEngine<R>> retiring = Collections.synchronizedList(new ArrayList<>());
     private final Disposable retirement;
-    private final Mono<Lease<R>> routedAcquire = new RoutedAcquire();
+    private final Mono<Lease<R>> routedAcquire = acquire(java.util.function.Function.identity());
     private volatile boolean disposed;
 
     /**
@@ -64,7 +62,6 @@ public final class ShardSet<R> implements Disposable {
         this.onDemand = onDemand;
         this.onDemandLimit = onDemandLimit;
         this.onDemandIdleNanos = onDemandIdleNanos;
-        this.clock = clock;
         this.retirement = onDemand == null ? reactor.core.Disposables.single()
                 : clock.schedulePeriodically(this::retireIdleShards, checkEveryNanos);
     }
@@ -72,6 +69,51 @@ public final class ShardSet<R> implements Disposable {
     /** A lease from the shard named by the subscriber's {@link Authority}, or from the default shard. */
     public Mono<Lease<R>> acquire() {
         return routedAcquire;
+    }
+
+    /**
+     * Like {@link #acquire()}, emitting {@code handles.apply(lease)}: see {@link LeaseEngine#acquire(Function)}.
+     * Make the returned {@code Mono} once and reuse it.
+     */
+    public <H> Mono<H> acquire(Function<Lease<R>, H> handles) {
+        return new Mono<>() {
+            @Override
+            public void subscribe(CoreSubscriber<? super H> actual) {
+                route(actual, actual.currentContext().getOrDefault(Authority.CONTEXT_KEY, null), handles);
+            }
+        };
+    }
+
+    /**
+     * Acquires from the shard of {@code authority} (null: the default one), whatever the Context says:
+     * for code that knows its tenant. Make the returned {@code Mono} once per authority and reuse it.
+     */
+    public <H> Mono<H> acquireFrom(String authority, Function<Lease<R>, H> handles) {
+        return new Mono<>() {
+            @Override
+            public void subscribe(CoreSubscriber<? super H> actual) {
+                route(actual, authority, handles);
+            }
+        };
+    }
+
+    /** Starts one acquire on the shard of {@code authority}, looking again if that shard has just retired. */
+    public void route(CoreSubscriber<?> actual, String authority, Function<? super Lease<R>, ?> handles) {
+        @SuppressWarnings("unchecked")
+        Function<Lease<R>, ?> handle = (Function<Lease<R>, ?>) handles;
+        for (;;) {
+            LeaseEngine<R> shard;
+            try {
+                shard = shard(authority);
+            } catch (RuntimeException error) {
+                Operators.error(actual, error);
+                return;
+            }
+            if (shard.subscribe(actual, handle)) {
+                return;
+            }
+            forget(authority, shard);
+        }
     }
 
     /**
@@ -174,21 +216,19 @@ public final class ShardSet<R> implements Disposable {
     }
 
     private void retireIdleShards() {
-        List<LeaseEngine<R>> closeNow;
-        synchronized (retiring) {
-            closeNow = new ArrayList<>(retiring);
-            retiring.clear();
-        }
-        closeNow.forEach(LeaseEngine::dispose);
-        long now = clock.nanoTime();
         made.forEach((authority, shard) -> {
-            PoolState state = shard.state();
-            if (now - shard.lastActivity >= onDemandIdleNanos && state.inUse() == 0 && state.pending() == 0
-                    && made.remove(authority, shard)) {
-                madeCount.decrementAndGet();
-                retiring.add(shard);
+            if (shard.tryRetire(onDemandIdleNanos)) {
+                forget(authority, shard);
+                shard.dispose();
             }
         });
+    }
+
+    /** Takes a retired shard out of the map; whoever takes it out gives back its place in the limit. */
+    private void forget(String authority, LeaseEngine<R> shard) {
+        if (made.remove(authority, shard)) {
+            madeCount.decrementAndGet();
+        }
     }
 
     /** Every shard's {@link LeaseEngine#evictAll()}. */
@@ -201,10 +241,6 @@ public final class ShardSet<R> implements Disposable {
         disposed = true;
         retirement.dispose();
         List<LeaseEngine<R>> shards = all();
-        synchronized (retiring) {
-            shards.addAll(retiring);
-            retiring.clear();
-        }
         return Flux.fromIterable(shards).flatMap(LeaseEngine::disposeLater).then();
     }
 
@@ -216,20 +252,5 @@ public final class ShardSet<R> implements Disposable {
     @Override
     public boolean isDisposed() {
         return disposed;
-    }
-
-    /** Routes each subscription by the authority in its subscriber's Context. */
-    private final class RoutedAcquire extends Mono<Lease<R>> {
-        @Override
-        public void subscribe(CoreSubscriber<? super Lease<R>> actual) {
-            LeaseEngine<R> shard;
-            try {
-                shard = shard(actual.currentContext().getOrDefault(Authority.CONTEXT_KEY, null));
-            } catch (RuntimeException error) {
-                Operators.error(actual, error);
-                return;
-            }
-            shard.acquire().subscribe(actual);
-        }
     }
 }

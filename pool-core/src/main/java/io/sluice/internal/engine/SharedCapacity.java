@@ -25,8 +25,8 @@ public final class SharedCapacity {
 
     private final int max;
     private final AtomicInteger used = new AtomicInteger();
-    private final CopyOnWriteArrayList<LeaseEngine<?>> shards = new CopyOnWriteArrayList<>();
-    private final Queue<LeaseEngine<?>> starving = new ConcurrentLinkedQueue<>();
+    private final CopyOnWriteArrayList<ShardMembership<?>> shards = new CopyOnWriteArrayList<>();
+    private final Queue<ShardMembership<?>> starving = new ConcurrentLinkedQueue<>();
     private final AtomicInteger starvingCount = new AtomicInteger();
 
     private SharedCapacity(int max) {
@@ -56,13 +56,13 @@ public final class SharedCapacity {
         return used.get();
     }
 
-    void join(LeaseEngine<?> shard) {
+    void join(ShardMembership<?> shard) {
         if (this != UNBOUNDED) {
             shards.add(shard);
         }
     }
 
-    void leave(LeaseEngine<?> shard) {
+    void leave(ShardMembership<?> shard) {
         if (this != UNBOUNDED) {
             shards.remove(shard);
             if (starving.remove(shard)) {
@@ -90,7 +90,7 @@ public final class SharedCapacity {
      * Gives a permit back and wakes the shards that starved for one, the one it was reclaimed for (if
      * any) first.
      */
-    void giveBack(LeaseEngine<?> reclaimedFor) {
+    void giveBack(ShardMembership<?> reclaimedFor) {
         if (this == UNBOUNDED) {
             return;
         }
@@ -100,7 +100,7 @@ public final class SharedCapacity {
             reclaimedFor.drain();
         }
         for (int i = starving.size(); i > 0; i--) {
-            LeaseEngine<?> shard = starving.poll();
+            ShardMembership<?> shard = starving.poll();
             if (shard == null) {
                 return;
             }
@@ -119,9 +119,9 @@ public final class SharedCapacity {
      * A resource of {@code shard} has just become idle while other shards starve: close it for the first
      * of them that still needs a permit (shards whose waiters have gone are dropped from the queue).
      */
-    void offerIdle(LeaseEngine<?> shard) {
+    void offerIdle(ShardMembership<?> shard) {
         for (int i = starving.size(); i > 0; i--) {
-            LeaseEngine<?> hungry = starving.peek();
+            ShardMembership<?> hungry = starving.peek();
             if (hungry == null) {
                 return;
             }
@@ -143,7 +143,7 @@ public final class SharedCapacity {
      * A shard has waiters it cannot serve for want of a permit: remember to wake it, and ask another
      * shard to close an idle resource for it. Returns whether a reclaim was started.
      */
-    boolean starved(LeaseEngine<?> shard, boolean reclaim) {
+    boolean starved(ShardMembership<?> shard, boolean reclaim) {
         if (this == UNBOUNDED) {
             return false;
         }
@@ -154,7 +154,7 @@ public final class SharedCapacity {
         if (!reclaim) {
             return false;
         }
-        for (LeaseEngine<?> other : shards) {
+        for (ShardMembership<?> other : shards) {
             if (other != shard && other.closeOneIdleFor(shard)) {
                 return true;
             }

@@ -46,7 +46,7 @@ final class Slot<R> extends AtomicInteger {
     /** Housekeeping has started this (shared) resource's replacement. */
     volatile boolean replacing;
     /** The shard this resource is being closed for, so that its permit goes there first. */
-    LeaseEngine<?> reclaimedFor;
+    ShardMembership<?> reclaimedFor;
     /** The current lease, for resources of capacity 1 (for leak reclaim and forced close). */
     volatile Lease<R> lease;
 

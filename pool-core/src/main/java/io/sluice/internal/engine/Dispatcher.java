@@ -1,0 +1,212 @@
+package io.sluice.internal.engine;
+
+import io.sluice.AcquireTimeoutException;
+import io.sluice.PoolClosedException;
+import io.sluice.PoolExhaustedException;
+import io.sluice.PoolState;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+import reactor.core.Exceptions;
+import reactor.core.publisher.Operators;
+import reactor.util.context.Context;
+
+/**
+ * Matches waiting acquires to resources: the drain loop, the queue's entry, and the deadlines.
+ *
+ * <p>The drain loop is serialised by a work-in-progress counter: a thread that finds it busy leaves a note
+ * and goes, the running thread goes round once more. It serves the head of the queue from an idle
+ * resource, or starts a creation while the waiters outnumber what the creations under way will serve.
+ * Nothing thrown inside can stop it: each waiter's turn runs in its own try, a failure goes to the one
+ * waiter it concerns, and the counter is always brought down, so the next waiter is always served.
+ *
+ * <p>Deadlines are enforced twice: the {@link DeadlineSweeper} fails waiters when their time comes
+ * (bounded by timer lateness only), and every hand-over checks the deadline again, so a release that
+ * comes after a deadline but before a late timer never serves the expired waiter.
+ */
+final class Dispatcher<R> {
+
+    private final LeaseEngine<R> engine;
+    private final WaitQueue<R> waiters;
+    private final AtomicInteger work = new AtomicInteger();
+    private final DeadlineSweeper sweeper;
+
+    Dispatcher(LeaseEngine<R> engine) {
+        this.engine = engine;
+        this.waiters = engine.waiters;
+        this.sweeper = new DeadlineSweeper(engine.clock, this::expireWaiters);
+    }
+
+    /** Puts {@code op}, now in state {@code from}, in the queue; or fails it when it cannot wait. */
+    void enqueue(AcquireOperation<R> op, int from, long now) {
+        if (from == AcquireOperation.RUNNING && op.actual.currentContext().hasKey(LeaseEngine.FAIL_WHEN_FULL)
+                && !engine.creator.roomToGrow()) {
+            op.failFrom(from, new PoolExhaustedException(engine.name(), engine.state()));
+            return;
+        }
+        long deadline = op.deadline();
+        if (deadline - now <= 0) {
+            if (op.compareAndSet(from, AcquireOperation.DONE)) {
+                engine.use.exit();
+                op.fail(timeout(op, now, null));
+            }
+            return;
+        }
+        if (!op.enqueued) {
+            op.enqueued = true;
+            op.enqueuedAt = now;
+        }
+        if (!op.compareAndSet(from, AcquireOperation.WAITING)) {
+            return; // cancelled meanwhile, before it was in the queue
+        }
+        waiters.add(op);
+        if (op.get() != AcquireOperation.WAITING) {
+            waiters.remove(op); // cancelled between the CAS and the add: its own removal found nothing
+        }
+        try {
+            sweeper.watch(deadline);
+        } catch (RuntimeException rejected) {
+            // No timer, no deadline: a waiter that cannot be timed out must not wait at all.
+            if (waiters.remove(op)) {
+                op.failFrom(AcquireOperation.WAITING, rejected);
+            }
+        }
+        engine.abandoned.reclaim();
+        drain();
+    }
+
+    void drain() {
+        if (work.getAndIncrement() != 0) {
+            return;
+        }
+        int missed = 1;
+        do {
+            try {
+                drainOnce();
+            } catch (Throwable error) {
+                Exceptions.throwIfJvmFatal(error);
+                Operators.onErrorDropped(error, Context.empty());
+            }
+            missed = work.addAndGet(-missed);
+        } while (missed != 0);
+    }
+
+    private void drainOnce() {
+        for (;;) {
+            AcquireOperation<R> op = waiters.peek();
+            if (op == null) {
+                return;
+            }
+            if (op.get() != AcquireOperation.WAITING) {
+                waiters.remove(op); // settled elsewhere a moment ago
+                continue;
+            }
+            boolean more;
+            try {
+                more = serve(op);
+            } catch (Throwable error) {
+                Exceptions.throwIfJvmFatal(error);
+                if (waiters.remove(op)) {
+                    op.failFrom(AcquireOperation.WAITING, error);
+                }
+                more = true;
+            }
+            if (!more) {
+                return;
+            }
+        }
+    }
+
+    /** One turn for the head of the queue; false when nothing more can be done for now. */
+    private boolean serve(AcquireOperation<R> op) {
+        if (engine.isDisposed()) {
+            if (waiters.remove(op)) {
+                op.failFrom(AcquireOperation.WAITING, new PoolClosedException(engine.name()));
+            }
+            return true;
+        }
+        long now = engine.clock.nanoTime();
+        if (op.deadline - now <= 0) {
+            expire(op, now);
+            return true;
+        }
+        Slot<R> slot = engine.claim.claim(engine);
+        if (slot != null) {
+            int verdict = engine.handOver.inspect(slot, now);
+            if (verdict == HandOver.RETIRED) {
+                return true;
+            }
+            int next = verdict == HandOver.GOOD ? AcquireOperation.HANDING : AcquireOperation.CHECKING;
+            boolean won = op.compareAndSet(AcquireOperation.WAITING, next);
+            waiters.remove(op);
+            if (!won) {
+                engine.recycler.giveBack(slot);
+            } else if (verdict == HandOver.GOOD) {
+                engine.handOver.complete(op, slot, now);
+            } else {
+                engine.handOver.validateThenComplete(op, slot, now);
+            }
+            return true;
+        }
+        // A resource under creation will serve `capacity` waiters: a channel, not one call.
+        return waiters.pending.get() > engine.creator.creating() * engine.capacity && engine.creator.createForWaiters();
+    }
+
+    private void expire(AcquireOperation<R> op, long now) {
+        waiters.remove(op);
+        if (op.compareAndSet(AcquireOperation.WAITING, AcquireOperation.DONE)) {
+            engine.use.exit();
+            op.fail(timeoutOfWaiter(op, now));
+        }
+    }
+
+    /** Times out every waiter whose deadline has passed; returns the earliest deadline left. */
+    private long expireWaiters(long now) {
+        for (AcquireOperation<R> op : waiters.expired(now)) {
+            if (op.compareAndSet(AcquireOperation.WAITING, AcquireOperation.DONE)) {
+                engine.use.exit();
+                op.fail(timeoutOfWaiter(op, now));
+            }
+        }
+        return waiters.earliestDeadline();
+    }
+
+    /** A creation failed: the oldest waiter learns why, instead of waiting out its deadline. */
+    void failOldestWaiter(Throwable error) {
+        for (;;) {
+            AcquireOperation<R> op = waiters.peek();
+            if (op == null) {
+                return;
+            }
+            if (waiters.remove(op) && op.failFrom(AcquireOperation.WAITING, error)) {
+                return;
+            }
+        }
+    }
+
+    /** At close: every waiter fails with {@link PoolClosedException}. */
+    void failAll() {
+        for (AcquireOperation<R> op : waiters.snapshot()) {
+            if (waiters.remove(op)) {
+                op.failFrom(AcquireOperation.WAITING, new PoolClosedException(engine.name()));
+            }
+        }
+    }
+
+    AcquireTimeoutException timeout(AcquireOperation<R> op, long now, Throwable cause) {
+        return timeout(op, now, cause, engine.state());
+    }
+
+    /** The same for a waiter just taken out of the queue: the message counts it among the pending, as it was. */
+    private AcquireTimeoutException timeoutOfWaiter(AcquireOperation<R> op, long now) {
+        PoolState state = engine.state();
+        return timeout(op, now, null, new PoolState(state.inUse(), state.idle(), state.pending() + 1,
+                state.creating(), state.max()));
+    }
+
+    private AcquireTimeoutException timeout(AcquireOperation<R> op, long now, Throwable cause, PoolState state) {
+        engine.stats.timedOut.increment();
+        Events.acquired(engine.name(), now - op.startedAt, "timeout");
+        return new AcquireTimeoutException(engine.name(), Duration.ofNanos(Math.max(0, now - op.startedAt)),
+                op.deadlineFromContext, state, cause);
+    }
+}

@@ -1,0 +1,190 @@
+package io.sluice.internal.engine;
+
+import io.sluice.DestroyCause;
+import java.time.Duration;
+import reactor.core.Exceptions;
+import reactor.core.publisher.Mono;
+
+/**
+ * Gives a claimed resource to an acquire: checks it in place (lifetime, and the driver's local check when
+ * that answers at once), validates it remotely when it has idled past the window, and emits the lease.
+ *
+ * <p>The last step is the delicate one. The acquire is first moved to HANDING, the lease is made, and a
+ * final CAS HANDING → DONE decides: a cancel that arrived in between wins that CAS and the resource goes
+ * straight back, so a lease is never emitted to a subscriber known to have gone. A subscriber can still
+ * cancel at the very instant of {@code onNext} (a {@code timeout} whose timer fires then); Reactor then
+ * drops the value, and {@link DroppedLeases} returns it. A value discarded where no hook sees it is
+ * returned once its handle is garbage-collected ({@link AbandonedHandles}).
+ */
+final class HandOver<R> {
+
+    static final int GOOD = 0;
+    static final int RETIRED = 1;
+    static final int CHECK_LATER = 2;
+
+    private final LeaseEngine<R> engine;
+    private final EngineSettings settings;
+
+    HandOver(LeaseEngine<R> engine) {
+        this.engine = engine;
+        this.settings = engine.settings;
+    }
+
+    /**
+     * The fast path, for an admitted acquire (RUNNING): when nobody waits, claim an idle resource and hand
+     * it over on this thread, with no lock, timer or queue node; otherwise join the queue.
+     */
+    void proceed(AcquireOperation<R> op, long now) {
+        if (engine.waiters.pending.get() == 0) {
+            Slot<R> slot;
+            while ((slot = engine.claim.claim(engine)) != null) {
+                int verdict = inspect(slot, now);
+                if (verdict == GOOD) {
+                    if (op.compareAndSet(AcquireOperation.RUNNING, AcquireOperation.HANDING)) {
+                        complete(op, slot, now);
+                    } else {
+                        engine.recycler.giveBack(slot);
+                    }
+                    return;
+                }
+                if (verdict == CHECK_LATER) {
+                    if (op.compareAndSet(AcquireOperation.RUNNING, AcquireOperation.CHECKING)) {
+                        validateThenComplete(op, slot, now);
+                    } else {
+                        engine.recycler.giveBack(slot);
+                    }
+                    return;
+                }
+            }
+        }
+        engine.dispatcher.enqueue(op, AcquireOperation.RUNNING, now);
+    }
+
+    /**
+     * Looks at a resource just claimed: retires it when it is past its lifetime or fails the local check,
+     * and asks for an asynchronous check when the local one cannot answer in place or the resource has
+     * been idle longer than the remote-validation window.
+     */
+    int inspect(Slot<R> slot, long now) {
+        // A shared resource past its lifetime keeps serving until housekeeping has its replacement ready.
+        if (engine.capacity == 1 && settings.maxLifetimeNanos() > 0 && now - slot.expiresAt >= 0) {
+            engine.recycler.retireHeld(slot, DestroyCause.LIFETIME);
+            return RETIRED;
+        }
+        Object local = Publishers.now(validation(slot.resource, false));
+        if (local == Publishers.LATER) {
+            return CHECK_LATER;
+        }
+        if (!Boolean.TRUE.equals(local)) {
+            engine.recycler.retireHeld(slot, DestroyCause.VALIDATION);
+            return RETIRED;
+        }
+        return now - slot.idleSince() > settings.remoteValidationNanos() ? CHECK_LATER : GOOD;
+    }
+
+    /**
+     * The lifecycle's validation as a publisher that never throws: a driver whose {@code validate} throws
+     * instead of signalling gets its resource treated as invalid, not a slot lost mid-claim.
+     */
+    Mono<Boolean> validation(R resource, boolean remote) {
+        try {
+            return Mono.from(engine.lifecycle.validate(resource, remote));
+        } catch (Throwable error) {
+            Exceptions.throwIfJvmFatal(error);
+            return Mono.just(false);
+        }
+    }
+
+    /** Emits a lease on {@code slot} to {@code op}, which this thread moved to HANDING. */
+    void complete(AcquireOperation<R> op, Slot<R> slot, long now) {
+        if (op.deadline != 0 && op.deadline - now <= 0) {
+            // Served after its deadline is not served: a late timer must not turn into a late lease.
+            engine.recycler.giveBack(slot);
+            if (op.compareAndSet(AcquireOperation.HANDING, AcquireOperation.DONE)) {
+                engine.use.exit();
+                op.fail(engine.dispatcher.timeout(op, now, null));
+            }
+            return;
+        }
+        Lease<R> lease = new Lease<>(engine, slot, now, engine.leaks.stackOfAcquire());
+        Object handle;
+        try {
+            handle = op.handles.apply(lease);
+        } catch (Throwable error) {
+            Exceptions.throwIfJvmFatal(error);
+            engine.recycler.giveBack(slot);
+            if (op.compareAndSet(AcquireOperation.HANDING, AcquireOperation.DONE)) {
+                engine.use.exit();
+                op.fail(error);
+            }
+            return;
+        }
+        if (!op.compareAndSet(AcquireOperation.HANDING, AcquireOperation.DONE)) {
+            engine.recycler.giveBack(slot); // cancelled during the hand-over: the lease never left
+            return;
+        }
+        EngineStats stats = engine.stats;
+        stats.acquires.increment();
+        if (op.enqueued) {
+            // Only an acquire that waited has a duration worth the adds: the fast path takes no time.
+            stats.acquireNanos.add(now - op.startedAt);
+            stats.waited.increment();
+            stats.waitNanos.add(now - op.enqueuedAt);
+        }
+        Events.acquired(engine.name(), op.enqueued ? now - op.enqueuedAt : 0, "lease");
+        if (engine.capacity == 1) {
+            slot.lease = lease;
+        }
+        engine.abandoned.track(lease, handle);
+        op.emit(handle);
+    }
+
+    /**
+     * Validates remotely (or locally, for a driver whose local check is asynchronous) within what is left
+     * of the deadline, then hands over; on failure the resource is destroyed and the acquire waits again
+     * with its original deadline.
+     */
+    void validateThenComplete(AcquireOperation<R> op, Slot<R> slot, long now) {
+        long budget = Math.min(settings.validationTimeoutNanos(), op.deadline() - now);
+        if (budget <= 0) {
+            engine.recycler.giveBack(slot);
+            if (op.compareAndSet(AcquireOperation.CHECKING, AcquireOperation.DONE)) {
+                engine.use.exit();
+                op.fail(engine.dispatcher.timeout(op, now, null));
+            }
+            return;
+        }
+        boolean remote = now - slot.idleSince() > settings.remoteValidationNanos();
+        Mono<Boolean> check = validation(slot.resource, remote);
+        Validation<R> validation = new Validation<>(slot, remote, engine.clock, valid -> checked(op, slot, valid));
+        validation.cutShortByDeadline = budget < settings.validationTimeoutNanos();
+        if (!validation.tryInPlace(check)) {
+            validation.subscribeTo(check.timeout(Duration.ofNanos(budget), engine.clock.scheduler()));
+        }
+    }
+
+    private void checked(AcquireOperation<R> op, Slot<R> slot, Boolean valid) {
+        long at = engine.clock.nanoTime();
+        if (valid == null) {
+            // The borrower's deadline ran out during the check: the resource may be fine; keep it.
+            engine.recycler.giveBack(slot);
+            if (op.compareAndSet(AcquireOperation.CHECKING, AcquireOperation.DONE)) {
+                engine.use.exit();
+                op.fail(engine.dispatcher.timeout(op, at, null));
+            }
+            return;
+        }
+        if (valid) {
+            if (op.compareAndSet(AcquireOperation.CHECKING, AcquireOperation.HANDING)) {
+                complete(op, slot, at);
+            } else {
+                engine.recycler.giveBack(slot);
+            }
+        } else {
+            engine.recycler.retireHeld(slot, DestroyCause.VALIDATION);
+            if (op.get() == AcquireOperation.CHECKING) {
+                engine.dispatcher.enqueue(op, AcquireOperation.CHECKING, at);
+            }
+        }
+    }
+}

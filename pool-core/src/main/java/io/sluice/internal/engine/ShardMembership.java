@@ -1,0 +1,128 @@
+package io.sluice.internal.engine;
+
+import io.sluice.DestroyCause;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One engine's side of the protocol with the {@link SharedCapacity} its shard set shares: every resource
+ * holds a global permit, taken before its creation and given back after its destruction; waiters that
+ * cannot get one make this shard "starving", and shards that hold more than a starving one close an idle
+ * resource for it.
+ */
+final class ShardMembership<R> {
+
+    private final LeaseEngine<R> engine;
+    private final SharedCapacity gate;
+    /** Set while this shard waits in the gate's queue of shards starved for a permit. */
+    final AtomicBoolean starvingMark = new AtomicBoolean();
+    /** Idle resources other shards are closing for this one, not yet given back. */
+    private final AtomicInteger reclaimsPending = new AtomicInteger();
+
+    ShardMembership(LeaseEngine<R> engine, SharedCapacity gate) {
+        this.engine = engine;
+        this.gate = gate;
+    }
+
+    void join() {
+        gate.join(this);
+    }
+
+    void leave() {
+        gate.leave(this);
+    }
+
+    /**
+     * Claims an EMPTY slot and the global permit its resource will hold. For waiters, a refused permit
+     * makes this shard starving (woken by the next permit given back anywhere) and, while the waiters
+     * outnumber the creations and reclaims already under way, asks another shard to close an idle resource
+     * for it.
+     */
+    Slot<R> claimEmpty(boolean forWaiters) {
+        for (Slot<R> slot : engine.slots) {
+            if (slot.get() != Slot.EMPTY) {
+                continue;
+            }
+            if (!gate.tryTake()) {
+                if (!forWaiters) {
+                    return null;
+                }
+                gate.starved(this, needsPermit());
+                // Registered as starving first, then tried again: a permit given back in between is seen
+                // either here or by the giver, never by neither.
+                if (!gate.tryTake()) {
+                    return null;
+                }
+            }
+            if (slot.compareAndSet(Slot.EMPTY, Slot.CREATING)) {
+                return slot;
+            }
+            gate.giveBack(null);
+        }
+        return null;
+    }
+
+    /** The permit of a destroyed resource (or a failed creation, {@code slot} null) goes back. */
+    void permitFreed(Slot<R> slot) {
+        ShardMembership<?> reclaimedFor = null;
+        if (slot != null) {
+            reclaimedFor = slot.reclaimedFor;
+            slot.reclaimedFor = null;
+        }
+        gate.giveBack(reclaimedFor);
+    }
+
+    /** A resource of this shard has just become idle: a starving shard may need it more. */
+    void idleLeftOver() {
+        if (gate.anyStarving()) {
+            gate.offerIdle(this);
+        }
+    }
+
+    /**
+     * Closes one idle resource so that its permit goes to {@code requester}; false if none is idle, or if
+     * this shard holds no more resources than the requester. That rule lets a shard that holds much give
+     * to one that holds little, and stops there: shards under equal pressure settle at equal shares
+     * instead of passing connections back and forth, each pass costing a close and a connect.
+     */
+    boolean closeOneIdleFor(ShardMembership<?> requester) {
+        if (live() <= requester.live()) {
+            return false;
+        }
+        for (Slot<R> slot : engine.slots) {
+            if (slot.get() == 0 && slot.compareAndSet(0, Slot.RESERVED)) {
+                requester.reclaimsPending.incrementAndGet();
+                slot.reclaimedFor = requester;
+                engine.recycler.destroy(slot, DestroyCause.SHARD_RECLAIM);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether this shard's waiters outnumber the creations and reclaims under way for them. */
+    boolean needsPermit() {
+        return engine.waiters.pending.get()
+                - (engine.creator.creating() + reclaimsPending.get()) * engine.capacity > 0;
+    }
+
+    /** A resource closed for this shard has been destroyed: its permit is on its way here. */
+    void reclaimArrived() {
+        reclaimsPending.decrementAndGet();
+    }
+
+    void drain() {
+        engine.dispatcher.drain();
+    }
+
+    /** Resources alive or being made. */
+    int live() {
+        int live = 0;
+        for (Slot<R> slot : engine.slots) {
+            if (slot.get() != Slot.EMPTY) {
+                live++;
+            }
+        }
+        return live;
+    }
+}

@@ -1,0 +1,179 @@
+package io.sluice.internal.engine;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The acquires waiting for a resource: first come, first served, and each one removable at once.
+ *
+ * <p>Two views of the same waiters, kept under one lock: a doubly linked list in arrival order, which the
+ * drain loop serves from its head, and a binary heap by deadline, which the deadline sweeper pops from.
+ * Adding, removing a cancelled waiter and expiring one are all O(log n), so a storm of N cancellations or
+ * timeouts costs O(N log N), and a cancelled waiter leaves at once instead of holding its subscriber
+ * until it reaches the head.
+ *
+ * <p>The lock is an object monitor held for a few pointer moves and never across a call out: waiters
+ * are settled (their subscribers signalled) only after it is released. Only acquires that found nothing
+ * idle come here; the fast path never touches it. {@link #pending} mirrors the size for lock-free reads:
+ * releasers read it on every release to decide whether anyone needs waking.
+ */
+final class WaitQueue<R> {
+
+    final AtomicInteger pending = new AtomicInteger();
+
+    private AcquireOperation<R> head;
+    private AcquireOperation<R> tail;
+    @SuppressWarnings("unchecked")
+    private AcquireOperation<R>[] heap = new AcquireOperation[16];
+    private int size;
+
+    /** Appends {@code op} (whose deadline is set) at the tail. */
+    void add(AcquireOperation<R> op) {
+        synchronized (this) {
+            op.prev = tail;
+            op.next = null;
+            if (tail == null) {
+                head = op;
+            } else {
+                tail.next = op;
+            }
+            tail = op;
+            if (size == heap.length) {
+                heap = Arrays.copyOf(heap, size * 2);
+            }
+            heap[size] = op;
+            op.heapIndex = size;
+            size++;
+            siftUp(op.heapIndex);
+            pending.incrementAndGet();
+        }
+    }
+
+    /** Takes {@code op} out, if it is still in; true if this call took it out. */
+    boolean remove(AcquireOperation<R> op) {
+        synchronized (this) {
+            if (op.heapIndex < 0) {
+                return false;
+            }
+            unlink(op);
+            pending.decrementAndGet();
+            return true;
+        }
+    }
+
+    /** The oldest waiter, or null. */
+    AcquireOperation<R> peek() {
+        synchronized (this) {
+            return head;
+        }
+    }
+
+    /** The waiters in arrival order, copied (for a close, or for failing the oldest). */
+    List<AcquireOperation<R>> snapshot() {
+        List<AcquireOperation<R>> all = new ArrayList<>();
+        synchronized (this) {
+            for (AcquireOperation<R> op = head; op != null; op = op.next) {
+                all.add(op);
+            }
+        }
+        return all;
+    }
+
+    /** Takes out every waiter whose deadline is at or before {@code now}, earliest first. */
+    List<AcquireOperation<R>> expired(long now) {
+        List<AcquireOperation<R>> expired = null;
+        synchronized (this) {
+            while (size > 0 && heap[0].deadline - now <= 0) {
+                AcquireOperation<R> op = heap[0];
+                unlink(op);
+                pending.decrementAndGet();
+                if (expired == null) {
+                    expired = new ArrayList<>();
+                }
+                expired.add(op);
+            }
+        }
+        return expired == null ? List.of() : expired;
+    }
+
+    /** The earliest deadline among the waiters, or {@code Long.MAX_VALUE} if there are none. */
+    long earliestDeadline() {
+        synchronized (this) {
+            return size == 0 ? Long.MAX_VALUE : heap[0].deadline;
+        }
+    }
+
+    int size() {
+        synchronized (this) {
+            return size;
+        }
+    }
+
+    private void unlink(AcquireOperation<R> op) {
+        AcquireOperation<R> prev = op.prev;
+        AcquireOperation<R> next = op.next;
+        if (prev == null) {
+            head = next;
+        } else {
+            prev.next = next;
+        }
+        if (next == null) {
+            tail = prev;
+        } else {
+            next.prev = prev;
+        }
+        op.prev = null;
+        op.next = null;
+        int index = op.heapIndex;
+        op.heapIndex = -1;
+        size--;
+        if (index != size) {
+            AcquireOperation<R> last = heap[size];
+            heap[index] = last;
+            last.heapIndex = index;
+            heap[size] = null;
+            siftDown(index);
+            siftUp(last.heapIndex);
+        } else {
+            heap[size] = null;
+        }
+    }
+
+    private void siftUp(int index) {
+        AcquireOperation<R> op = heap[index];
+        while (index > 0) {
+            int parent = (index - 1) >>> 1;
+            AcquireOperation<R> above = heap[parent];
+            if (above.deadline - op.deadline <= 0) {
+                break;
+            }
+            heap[index] = above;
+            above.heapIndex = index;
+            index = parent;
+        }
+        heap[index] = op;
+        op.heapIndex = index;
+    }
+
+    private void siftDown(int index) {
+        AcquireOperation<R> op = heap[index];
+        int half = size >>> 1;
+        while (index < half) {
+            int child = 2 * index + 1;
+            int right = child + 1;
+            if (right < size && heap[right].deadline - heap[child].deadline < 0) {
+                child = right;
+            }
+            if (op.deadline - heap[child].deadline <= 0) {
+                break;
+            }
+            heap[index] = heap[child];
+            heap[index].heapIndex = index;
+            index = child;
+        }
+        heap[index] = op;
+        op.heapIndex = index;
+    }
+}
