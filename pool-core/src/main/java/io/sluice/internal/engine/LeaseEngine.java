@@ -189,13 +189,13 @@ public final class LeaseEngine<R> implements Disposable {
         if (!use.enter()) {
             return false;
         }
+        AcquireOperation<R> op = new AcquireOperation<>(actual, this, handles);
+        actual.onSubscribe(op);
         if (closed.get()) {
-            // Rule 1.9: a publisher that will not serve says so after onSubscribe, without waiting for demand.
-            use.exit();
-            Operators.error(actual, new PoolClosedException(name()));
-            return true;
+            // Rule 1.9: a publisher that will not serve says so after onSubscribe, without waiting for demand
+            // (unless the subscriber cancelled meanwhile).
+            op.failFrom(AcquireOperation.NEW, new PoolClosedException(name()));
         }
-        actual.onSubscribe(new AcquireOperation<>(actual, this, handles));
         return true;
     }
 
