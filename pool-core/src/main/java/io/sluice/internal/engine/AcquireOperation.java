@@ -66,8 +66,7 @@ final class AcquireOperation<R> extends AtomicInteger implements Subscription {
     public void request(long n) {
         if (n <= 0) {
             // Rule 3.9: a non-positive request is an error, signalled instead of an acquire.
-            if (getAndSet(DONE) != DONE) {
-                engine.use.exit();
+            if (abandon()) {
                 fail(Exceptions.nullOrNegativeRequestException(n));
             }
             return;
@@ -80,22 +79,30 @@ final class AcquireOperation<R> extends AtomicInteger implements Subscription {
 
     @Override
     public void cancel() {
+        if (abandon()) {
+            engine.stats.cancelled.increment();
+        }
+    }
+
+    /**
+     * Ends this acquire for its subscriber, from whatever state it is in, and undoes what that state holds;
+     * false if it had already ended. RUNNING, CHECKING and HANDING need nothing here: the thread working for
+     * the acquire sees DONE at its next CAS and gives back what it claimed.
+     */
+    private boolean abandon() {
         for (;;) {
             int state = get();
             if (state == DONE) {
-                return;
+                return false;
             }
             if (compareAndSet(state, DONE)) {
-                engine.stats.cancelled.increment();
                 engine.use.exit();
                 if (state == WAITING) {
                     engine.waiters.remove(this); // at once: a cancelled waiter holds no memory
                 } else if (state == ADMITTING) {
                     engine.admission.cancelled(this);
                 }
-                // RUNNING, CHECKING, HANDING: the thread working for this acquire sees DONE at its next CAS
-                // and gives back what it claimed.
-                return;
+                return true;
             }
         }
     }
