@@ -107,12 +107,20 @@ final class AcquireOperation<R> extends AtomicInteger implements Subscription {
         }
     }
 
-    /** Settles this acquire with an error, if {@code from} is still its state. */
-    boolean failFrom(int from, Throwable error) {
+    /** Ends this acquire without a lease, if {@code from} is still its state; the caller then signals why. */
+    boolean endFrom(int from) {
         if (!compareAndSet(from, DONE)) {
             return false;
         }
         engine.use.exit();
+        return true;
+    }
+
+    /** Ends this acquire with an error, if {@code from} is still its state. */
+    boolean failFrom(int from, Throwable error) {
+        if (!endFrom(from)) {
+            return false;
+        }
         fail(error);
         return true;
     }

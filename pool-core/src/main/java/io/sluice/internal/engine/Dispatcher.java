@@ -45,8 +45,7 @@ final class Dispatcher<R> {
         }
         long deadline = op.deadline();
         if (deadline - now <= 0) {
-            if (op.compareAndSet(from, AcquireOperation.DONE)) {
-                engine.use.exit();
+            if (op.endFrom(from)) {
                 op.fail(timeout(op, now, null));
             }
             return;
@@ -153,8 +152,7 @@ final class Dispatcher<R> {
 
     private void expire(AcquireOperation<R> op, long now) {
         waiters.remove(op);
-        if (op.compareAndSet(AcquireOperation.WAITING, AcquireOperation.DONE)) {
-            engine.use.exit();
+        if (op.endFrom(AcquireOperation.WAITING)) {
             op.fail(timeoutOfWaiter(op, now));
         }
     }
@@ -162,8 +160,7 @@ final class Dispatcher<R> {
     /** Times out every waiter whose deadline has passed; returns the earliest deadline left. */
     private long expireWaiters(long now) {
         for (AcquireOperation<R> op : waiters.expired(now)) {
-            if (op.compareAndSet(AcquireOperation.WAITING, AcquireOperation.DONE)) {
-                engine.use.exit();
+            if (op.endFrom(AcquireOperation.WAITING)) {
                 op.fail(timeoutOfWaiter(op, now));
             }
         }

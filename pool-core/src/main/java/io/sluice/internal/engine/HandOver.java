@@ -100,8 +100,7 @@ final class HandOver<R> {
         if (op.deadline != 0 && op.deadline - now <= 0) {
             // Served after its deadline is not served: a late timer must not turn into a late lease.
             engine.recycler.giveBack(slot);
-            if (op.compareAndSet(AcquireOperation.HANDING, AcquireOperation.DONE)) {
-                engine.use.exit();
+            if (op.endFrom(AcquireOperation.HANDING)) {
                 op.fail(engine.dispatcher.timeout(op, now, null));
             }
             return;
@@ -113,8 +112,7 @@ final class HandOver<R> {
         } catch (Throwable error) {
             Exceptions.throwIfJvmFatal(error);
             engine.recycler.giveBack(slot);
-            if (op.compareAndSet(AcquireOperation.HANDING, AcquireOperation.DONE)) {
-                engine.use.exit();
+            if (op.endFrom(AcquireOperation.HANDING)) {
                 op.fail(error);
             }
             return;
@@ -148,8 +146,7 @@ final class HandOver<R> {
         long budget = Math.min(settings.validationTimeoutNanos(), op.deadline() - now);
         if (budget <= 0) {
             engine.recycler.giveBack(slot);
-            if (op.compareAndSet(AcquireOperation.CHECKING, AcquireOperation.DONE)) {
-                engine.use.exit();
+            if (op.endFrom(AcquireOperation.CHECKING)) {
                 op.fail(engine.dispatcher.timeout(op, now, null));
             }
             return;
@@ -168,8 +165,7 @@ final class HandOver<R> {
         if (valid == null) {
             // The borrower's deadline ran out during the check: the resource may be fine; keep it.
             engine.recycler.giveBack(slot);
-            if (op.compareAndSet(AcquireOperation.CHECKING, AcquireOperation.DONE)) {
-                engine.use.exit();
+            if (op.endFrom(AcquireOperation.CHECKING)) {
                 op.fail(engine.dispatcher.timeout(op, at, null));
             }
             return;

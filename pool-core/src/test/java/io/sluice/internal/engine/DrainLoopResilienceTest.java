@@ -3,6 +3,7 @@ package io.sluice.internal.engine;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.sluice.AdmissionLimiter;
+import io.sluice.testing.ForwardingScheduler;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -197,17 +198,11 @@ class DrainLoopResilienceTest {
     }
 
     /** Virtual time, whose delayed tasks can be refused on demand. */
-    private static final class RejectingScheduler implements Scheduler {
-        private final Scheduler delegate;
+    private static final class RejectingScheduler extends ForwardingScheduler {
         volatile boolean rejecting;
 
         RejectingScheduler(Scheduler delegate) {
-            this.delegate = delegate;
-        }
-
-        @Override
-        public Disposable schedule(Runnable task) {
-            return delegate.schedule(task);
+            super(delegate);
         }
 
         @Override
@@ -216,21 +211,6 @@ class DrainLoopResilienceTest {
                 throw new RejectedExecutionException("scheduler shut down");
             }
             return delegate.schedule(task, delay, unit);
-        }
-
-        @Override
-        public Disposable schedulePeriodically(Runnable task, long initialDelay, long period, TimeUnit unit) {
-            return delegate.schedulePeriodically(task, initialDelay, period, unit);
-        }
-
-        @Override
-        public long now(TimeUnit unit) {
-            return delegate.now(unit);
-        }
-
-        @Override
-        public Worker createWorker() {
-            return delegate.createWorker();
         }
     }
 }
