@@ -2,24 +2,34 @@ package io.sluice.internal.engine;
 
 import java.lang.ref.PhantomReference;
 import java.lang.ref.ReferenceQueue;
+import reactor.core.publisher.Operators;
 
 /**
  * The safety net for a handle its borrower lost: dropped without {@code close()} and garbage-collected,
- * or discarded by an operator where no hook sees it. Each handle handed out (a pooled connection, not the
- * physical connection) is watched by a phantom reference; when the collector finds the handle unreachable
- * the reference is queued, and the pool takes the lease back, counts it as a leak, logs where it was
- * acquired when leak detection is on, and returns the resource through the ordinary release path (reset,
- * then idle).
+ * or discarded by an operator where no hook sees it ({@code publishOn}'s queue cleared on cancel, the
+ * losing value of {@code firstWithValue}). Each handle handed out (a pooled connection, not the physical
+ * connection) is watched by a phantom reference; when the collector finds the handle unreachable it queues
+ * the reference, and the pool takes the lease back, counts it as a leak, logs where it was acquired when
+ * leak detection is on, and returns the resource through the ordinary release path (reset, then idle).
  *
- * <p>The cost on the fast path is one small object per acquire and one plain field write per release (a
- * released lease clears its reference, so the collector never queues it). The queue is polled by
- * housekeeping and whenever an acquire has to wait: a pool starved by lost handles finds them first.
- * Handles that are the lease itself (a channel's call) are not watched: the engine holds them.
+ * <p>One daemon thread per JVM waits on the queue (as {@code java.lang.ref.Cleaner} does), so a lease
+ * comes back as soon as the collector has seen its handle, and hands the work to the pool's own scheduler:
+ * borrowers' code never runs on that thread. The cost on the fast path is one small object per acquire
+ * and one plain write per release (a released lease clears its reference, so the collector never queues
+ * it); no lock, unlike {@code Cleaner.register}. Handles that are the lease itself (a channel's call) are
+ * not watched: the engine holds those.
  */
 final class AbandonedHandles<R> {
 
+    private static final ReferenceQueue<Object> QUEUE = new ReferenceQueue<>();
+
+    static {
+        Thread reaper = new Thread(AbandonedHandles::reap, "sluice-lost-handles");
+        reaper.setDaemon(true);
+        reaper.start();
+    }
+
     private final LeaseEngine<R> engine;
-    private final ReferenceQueue<Object> queue = new ReferenceQueue<>();
 
     AbandonedHandles(LeaseEngine<R> engine) {
         this.engine = engine;
@@ -28,22 +38,34 @@ final class AbandonedHandles<R> {
     /** Watches {@code handle}, just handed out for {@code lease}. */
     void track(Lease<R> lease, Object handle) {
         if (handle != lease && engine.capacity == 1) {
-            lease.handleRef = new HandleRef(handle, queue, lease);
+            lease.handleRef = new HandleRef(handle, lease);
         }
     }
 
-    /** Takes back the leases whose handles have been collected. */
-    void reclaim() {
-        HandleRef ref;
-        while ((ref = (HandleRef) queue.poll()) != null) {
-            @SuppressWarnings("unchecked")
-            Lease<R> lease = (Lease<R>) ref.lease;
-            ref.lease = null;
-            long held = engine.clock.nanoTime() - lease.acquiredAtNanos();
-            if (lease.takeBack(held, "garbage collection")) {
-                engine.leaks.abandoned(engine, lease, held);
-                engine.recycler.release(lease, false, reactor.core.publisher.Operators.emptySubscriber());
+    private static void reap() {
+        for (;;) {
+            try {
+                HandleRef ref = (HandleRef) QUEUE.remove();
+                Lease<?> lease = ref.lease;
+                ref.lease = null;
+                if (lease != null) {
+                    lease.engine.clock.scheduler().schedule(() -> lease.engine.abandoned.takeBack(lease));
+                }
+            } catch (InterruptedException stop) {
+                return;
+            } catch (RuntimeException rejected) {
+                // The pool's scheduler is gone (the pool closed): nothing left to give the lease back to.
             }
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private void takeBack(Lease<?> lost) {
+        Lease<R> lease = (Lease<R>) lost;
+        long held = engine.clock.nanoTime() - lease.acquiredAtNanos();
+        if (lease.takeBack(held, "garbage collection")) {
+            engine.leaks.abandoned(engine, lease, held);
+            engine.recycler.release(lease, false, Operators.emptySubscriber());
         }
     }
 
@@ -51,8 +73,8 @@ final class AbandonedHandles<R> {
     static final class HandleRef extends PhantomReference<Object> {
         Lease<?> lease;
 
-        HandleRef(Object handle, ReferenceQueue<Object> queue, Lease<?> lease) {
-            super(handle, queue);
+        HandleRef(Object handle, Lease<?> lease) {
+            super(handle, QUEUE);
             this.lease = lease;
         }
     }

@@ -69,7 +69,6 @@ final class Dispatcher<R> {
                 op.failFrom(AcquireOperation.WAITING, rejected);
             }
         }
-        engine.abandoned.reclaim();
         drain();
     }
 

@@ -42,7 +42,6 @@ final class Housekeeper<R> implements Runnable {
 
     @Override
     public void run() {
-        engine.abandoned.reclaim();
         if (engine.capacity > 1) {
             runShared(settings.clock().nanoTime());
         } else {
