@@ -13,12 +13,10 @@ final class PooledBatch implements Batch {
      * for lost (see the pool's garbage-collection safety net) while its statements are still in use.
      */
     private final PooledConnection owner;
-    private final PhysicalConnection physical;
 
-    PooledBatch(Batch delegate, PooledConnection owner, PhysicalConnection physical) {
+    PooledBatch(Batch delegate, PooledConnection owner) {
         this.delegate = delegate;
         this.owner = owner;
-        this.physical = physical;
     }
 
     @Override
@@ -29,6 +27,6 @@ final class PooledBatch implements Batch {
 
     @Override
     public Publisher<? extends Result> execute() {
-        return Watched.flux(physical, delegate.execute()).map(owner::result);
+        return Watched.flux(owner, delegate.execute()).map(owner::result);
     }
 }

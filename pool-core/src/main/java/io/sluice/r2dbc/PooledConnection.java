@@ -48,12 +48,16 @@ final class PooledConnection implements Connection, Wrapped<Connection>, LeaseHa
 
     /** A call on the driver's connection, checked for use after close, and watched (see {@link Watched}). */
     private <T> Publisher<T> deferred(java.util.function.Function<Connection, Publisher<T>> call) {
-        return Watched.mono(physical, Mono.defer(() -> Mono.from(call.apply(live()))));
+        return Watched.mono(this, Mono.defer(() -> Mono.from(call.apply(live()))));
+    }
+
+    PhysicalConnection physical() {
+        return physical;
     }
 
     /** A result of this connection's statements, watched like them. */
     PooledResult result(io.r2dbc.spi.Result result) {
-        return new PooledResult(result, physical);
+        return new PooledResult(result, this);
     }
 
     @Override
@@ -89,7 +93,7 @@ final class PooledConnection implements Connection, Wrapped<Connection>, LeaseHa
 
     @Override
     public Batch createBatch() {
-        return new PooledBatch(live().createBatch(), this, physical);
+        return new PooledBatch(live().createBatch(), this);
     }
 
     @Override
@@ -99,7 +103,7 @@ final class PooledConnection implements Connection, Wrapped<Connection>, LeaseHa
 
     @Override
     public Statement createStatement(String sql) {
-        return new PooledStatement(live().createStatement(sql), this, physical);
+        return new PooledStatement(live().createStatement(sql), this);
     }
 
     @Override

@@ -16,35 +16,36 @@ import org.reactivestreams.Publisher;
 final class PooledResult implements Result {
 
     private final Result delegate;
-    private final PhysicalConnection physical;
+    /** The borrower's handle, kept reachable while this result is (see {@link Watched}). */
+    private final PooledConnection owner;
 
-    PooledResult(Result delegate, PhysicalConnection physical) {
+    PooledResult(Result delegate, PooledConnection owner) {
         this.delegate = delegate;
-        this.physical = physical;
+        this.owner = owner;
     }
 
     @Override
     public Publisher<Long> getRowsUpdated() {
-        return Watched.mono(physical, delegate.getRowsUpdated());
+        return Watched.mono(owner, delegate.getRowsUpdated());
     }
 
     @Override
     public <T> Publisher<T> map(BiFunction<Row, RowMetadata, ? extends T> mappingFunction) {
-        return Watched.flux(physical, delegate.map(mappingFunction));
+        return Watched.flux(owner, delegate.map(mappingFunction));
     }
 
     @Override
     public <T> Publisher<T> map(Function<? super Readable, ? extends T> mappingFunction) {
-        return Watched.flux(physical, delegate.map(mappingFunction));
+        return Watched.flux(owner, delegate.map(mappingFunction));
     }
 
     @Override
     public Result filter(Predicate<Segment> filter) {
-        return new PooledResult(delegate.filter(filter), physical);
+        return new PooledResult(delegate.filter(filter), owner);
     }
 
     @Override
     public <T> Publisher<T> flatMap(Function<Segment, ? extends Publisher<? extends T>> mappingFunction) {
-        return Watched.flux(physical, delegate.flatMap(mappingFunction));
+        return Watched.flux(owner, delegate.flatMap(mappingFunction));
     }
 }

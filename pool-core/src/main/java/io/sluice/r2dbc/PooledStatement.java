@@ -13,12 +13,10 @@ final class PooledStatement implements Statement {
      * for lost (see the pool's garbage-collection safety net) while its statements are still in use.
      */
     private final PooledConnection owner;
-    private final PhysicalConnection physical;
 
-    PooledStatement(Statement delegate, PooledConnection owner, PhysicalConnection physical) {
+    PooledStatement(Statement delegate, PooledConnection owner) {
         this.delegate = delegate;
         this.owner = owner;
-        this.physical = physical;
     }
 
     @Override
@@ -53,7 +51,7 @@ final class PooledStatement implements Statement {
 
     @Override
     public Publisher<? extends Result> execute() {
-        return Watched.flux(physical, delegate.execute()).map(owner::result);
+        return Watched.flux(owner, delegate.execute()).map(owner::result);
     }
 
     @Override

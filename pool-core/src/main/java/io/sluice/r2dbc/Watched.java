@@ -19,6 +19,9 @@ import reactor.core.publisher.Mono;
  *       borrower before the driver notices the closed socket, so the local check would still pass:
  *       such a connection is destroyed at release, never handed on.</li>
  * </ul>
+ * Each watched operation also holds the borrower's handle until it ends, so that the pool's safety net for
+ * lost handles (a handle garbage-collected without close) can never take back a connection that an
+ * operation, or a result being read, still uses.
  */
 final class Watched {
 
@@ -30,9 +33,10 @@ final class Watched {
      * doFinally would run after): a borrower that returns the connection as soon as its query completes
      * must find nothing in flight, or every such release would cost a needless round trip.
      */
-    static <T> Flux<T> flux(PhysicalConnection physical, Publisher<T> operation) {
+    static <T> Flux<T> flux(PooledConnection owner, Publisher<T> operation) {
         return Flux.defer(() -> {
-            Settled settled = new Settled(physical);
+            PhysicalConnection physical = owner.physical();
+            Settled settled = new Settled(owner, physical);
             return Flux.from(operation)
                     .doOnSubscribe(subscription -> physical.inFlight.incrementAndGet())
                     .doOnComplete(settled::completed)
@@ -41,9 +45,10 @@ final class Watched {
         });
     }
 
-    static <T> Mono<T> mono(PhysicalConnection physical, Publisher<T> operation) {
+    static <T> Mono<T> mono(PooledConnection owner, Publisher<T> operation) {
         return Mono.defer(() -> {
-            Settled settled = new Settled(physical);
+            PhysicalConnection physical = owner.physical();
+            Settled settled = new Settled(owner, physical);
             return Mono.from(operation)
                     .doOnSubscribe(subscription -> physical.inFlight.incrementAndGet())
                     .doOnSuccess(value -> settled.completed())
@@ -57,9 +62,12 @@ final class Watched {
 
         private static final long serialVersionUID = 1L;
 
+        /** Keeps the borrower's handle reachable while the operation runs. */
+        private final transient PooledConnection owner;
         private final transient PhysicalConnection physical;
 
-        Settled(PhysicalConnection physical) {
+        Settled(PooledConnection owner, PhysicalConnection physical) {
+            this.owner = owner;
             this.physical = physical;
         }
 

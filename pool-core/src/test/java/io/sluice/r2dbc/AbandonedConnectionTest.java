@@ -10,6 +10,29 @@ import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import reactor.core.Disposable;
+import io.r2dbc.spi.Batch;
+import io.r2dbc.spi.ConnectionFactory;
+import io.r2dbc.spi.ConnectionFactoryMetadata;
+import io.r2dbc.spi.ConnectionMetadata;
+import io.r2dbc.spi.IsolationLevel;
+import io.r2dbc.spi.Readable;
+import io.r2dbc.spi.Result;
+import io.r2dbc.spi.Row;
+import io.r2dbc.spi.RowMetadata;
+import io.r2dbc.spi.Statement;
+import io.r2dbc.spi.TransactionDefinition;
+import io.r2dbc.spi.ValidationDepth;
+import io.sluice.Authority;
+import io.sluice.PoolClosedException;
+import io.sluice.testing.FakeConnection;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+import java.util.function.Predicate;
+import org.reactivestreams.Publisher;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.test.subscriber.TestSubscriber;
 
 /**
  * A connection handle its borrower loses (never closed and unreachable, or discarded by an operator where
@@ -82,5 +105,98 @@ class AbandonedConnectionTest {
             System.gc();
             fixture.advance(Duration.ofSeconds(10));
         }
+    }
+
+    /** A borrower that keeps only a result (and a close built in advance) still holds its connection. */
+    @Test
+    void aResultStillHeldKeepsItsConnection() {
+        StatementFactory factory = new StatementFactory();
+        SluicePool pool = fixture.pool(SluicePool.builder(factory).name("results").clock(fixture.timers)
+                .maxSize(1).acquireTimeout(Duration.ofSeconds(1)).backgroundEvictionInterval(Duration.ofSeconds(10)));
+        AtomicReference<Result> result = new AtomicReference<>();
+        AtomicReference<Publisher<Void>> closeLater = new AtomicReference<>();
+        queryKeepingOnlyTheResult(pool, result, closeLater);
+
+        for (int i = 0; i < 20 && pool.state().inUse() > 0; i++) {
+            System.gc();
+            fixture.advance(Duration.ofSeconds(10));
+        }
+
+        assertThat(pool.state().inUse())
+                .as("the borrower still holds a Result of its connection (and its close); stats: leaks="
+                        + pool.stats().leaksDetected())
+                .isEqualTo(1);
+        assertThat(Flux.from(result.get().map((row, meta) -> row.get(0))).collectList().block()).hasSize(3);
+        Mono.from(closeLater.get()).block();
+        assertThat(pool.state().inUse()).as("returned by the borrower's own close").isZero();
+        assertThat(pool.stats().leaksDetected()).isZero();
+    }
+
+    private static void queryKeepingOnlyTheResult(SluicePool pool, AtomicReference<Result> result,
+            AtomicReference<Publisher<Void>> closeLater) {
+        Connection connection = pool.create().block();
+        closeLater.set(connection.close()); // built now, subscribed when the rows have been read
+        result.set(Flux.from(connection.createStatement("SELECT 1").execute()).blockFirst());
+    }
+
+    /** Like FakeConnection, plus statements whose execute() emits a Result and completes (as r2dbc-h2 does). */
+    static final class StatementFactory implements ConnectionFactory {
+        @Override
+        public Publisher<? extends Connection> create() {
+            return Mono.fromSupplier(() -> new StatementConnection(new FakeConnection()));
+        }
+
+        @Override
+        public ConnectionFactoryMetadata getMetadata() {
+            return () -> "fake";
+        }
+    }
+
+    static final class StatementConnection implements Connection {
+        private final FakeConnection d;
+
+        StatementConnection(FakeConnection d) {
+            this.d = d;
+        }
+
+        @Override
+        public Statement createStatement(String sql) {
+            return new Statement() {
+                @Override public Statement add() { return this; }
+                @Override public Statement bind(int index, Object value) { return this; }
+                @Override public Statement bind(String name, Object value) { return this; }
+                @Override public Statement bindNull(int index, Class<?> type) { return this; }
+                @Override public Statement bindNull(String name, Class<?> type) { return this; }
+                @Override public Publisher<? extends Result> execute() { return Flux.just(new RowsResult()); }
+            };
+        }
+
+        @Override public Publisher<Void> beginTransaction() { return d.beginTransaction(); }
+        @Override public Publisher<Void> beginTransaction(TransactionDefinition definition) { return d.beginTransaction(definition); }
+        @Override public Publisher<Void> close() { return d.close(); }
+        @Override public Publisher<Void> commitTransaction() { return d.commitTransaction(); }
+        @Override public Batch createBatch() { return d.createBatch(); }
+        @Override public Publisher<Void> createSavepoint(String name) { return d.createSavepoint(name); }
+        @Override public boolean isAutoCommit() { return d.isAutoCommit(); }
+        @Override public ConnectionMetadata getMetadata() { return d.getMetadata(); }
+        @Override public IsolationLevel getTransactionIsolationLevel() { return d.getTransactionIsolationLevel(); }
+        @Override public Publisher<Void> releaseSavepoint(String name) { return d.releaseSavepoint(name); }
+        @Override public Publisher<Void> rollbackTransaction() { return d.rollbackTransaction(); }
+        @Override public Publisher<Void> rollbackTransactionToSavepoint(String name) { return d.rollbackTransactionToSavepoint(name); }
+        @Override public Publisher<Void> setAutoCommit(boolean autoCommit) { return d.setAutoCommit(autoCommit); }
+        @Override public Publisher<Void> setLockWaitTimeout(Duration timeout) { return d.setLockWaitTimeout(timeout); }
+        @Override public Publisher<Void> setStatementTimeout(Duration timeout) { return d.setStatementTimeout(timeout); }
+        @Override public Publisher<Void> setTransactionIsolationLevel(IsolationLevel level) { return d.setTransactionIsolationLevel(level); }
+        @Override public Publisher<Boolean> validate(ValidationDepth depth) { return d.validate(depth); }
+    }
+
+    static final class RowsResult implements Result {
+        @Override public Publisher<Long> getRowsUpdated() { return Mono.just(0L); }
+        @Override public <T> Publisher<T> map(BiFunction<Row, RowMetadata, ? extends T> f) {
+            @SuppressWarnings("unchecked") Publisher<T> rows = (Publisher<T>) Flux.range(1, 3); return rows;
+        }
+        @Override public <T> Publisher<T> map(Function<? super Readable, ? extends T> f) { return Flux.empty(); }
+        @Override public Result filter(Predicate<Segment> filter) { return this; }
+        @Override public <T> Publisher<T> flatMap(Function<Segment, ? extends Publisher<? extends T>> f) { return Flux.empty(); }
     }
 }

@@ -165,6 +165,10 @@ final class Creator<R> {
             if (done != null) {
                 done.tryEmitError(error);
             }
+            if (engine.isDisposed()) {
+                engine.checkTerminated(); // this creation may have been the last thing a close waited for
+                return;
+            }
             engine.dispatcher.failOldestWaiter(error);
             engine.dispatcher.drain();
             return;

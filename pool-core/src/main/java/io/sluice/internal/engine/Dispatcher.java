@@ -81,7 +81,10 @@ final class Dispatcher<R> {
             try {
                 drainOnce();
             } catch (Throwable error) {
-                Exceptions.throwIfJvmFatal(error);
+                if (Exceptions.isJvmFatal(error)) {
+                    work.set(0); // the next release or acquire runs the loop again
+                    throw error;
+                }
                 Operators.onErrorDropped(error, Context.empty());
             }
             missed = work.addAndGet(-missed);
@@ -129,7 +132,13 @@ final class Dispatcher<R> {
         }
         Slot<R> slot = engine.claim.claim(engine);
         if (slot != null) {
-            int verdict = engine.handOver.inspect(slot, now);
+            int verdict;
+            try {
+                verdict = engine.handOver.inspect(slot, now);
+            } catch (Throwable error) {
+                engine.recycler.giveBack(slot); // claimed, not handed over: it goes back before the waiter fails
+                throw error;
+            }
             if (verdict == HandOver.RETIRED) {
                 return true;
             }

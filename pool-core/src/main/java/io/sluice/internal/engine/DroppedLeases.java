@@ -10,7 +10,8 @@ import reactor.util.Loggers;
  * (a {@code timeout} whose timer fires then, a {@code take} already satisfied): the operator then passes
  * the value to {@code Hooks.onNextDropped} instead of downstream, and no source can prevent that race.
  * Sluice adds one global hook (Reactor composes hooks, so the application's own still run) that ends such
- * a lease at once, so it goes back to the pool exactly once instead of being lost.
+ * a lease at once, so it goes back to the pool exactly once instead of being lost. Only a drop during the
+ * engine's own emission counts: the same handle dropped later was delivered, and someone holds it.
  *
  * <p>Values that are not Sluice's are logged at DEBUG, as Reactor does when no hook is set. A drop that
  * goes elsewhere (an operator's discard hook, a queue dropped on cancel) is covered by
@@ -37,7 +38,9 @@ final class DroppedLeases {
                 : value instanceof LeaseHandle handle ? handle.lease()
                 : null;
         if (lease != null) {
-            lease.returnDropped();
+            if (lease.emitting) {
+                lease.returnDropped();
+            }
         } else if (LOG.isDebugEnabled()) {
             LOG.debug("onNextDropped: " + value);
         }

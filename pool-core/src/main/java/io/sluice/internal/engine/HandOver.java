@@ -1,6 +1,7 @@
 package io.sluice.internal.engine;
 
 import io.sluice.DestroyCause;
+import io.sluice.PoolClosedException;
 import java.time.Duration;
 import reactor.core.Exceptions;
 import reactor.core.publisher.Mono;
@@ -13,7 +14,7 @@ import reactor.core.publisher.Mono;
  * final CAS HANDING → DONE decides: a cancel that arrived in between wins that CAS and the resource goes
  * straight back, so a lease is never emitted to a subscriber known to have gone. A subscriber can still
  * cancel at the very instant of {@code onNext} (a {@code timeout} whose timer fires then); Reactor then
- * drops the value, and {@link DroppedLeases} returns it. A value discarded where no hook sees it is
+ * drops the value within this emission, and {@link DroppedLeases} returns it. A value discarded where no hook sees it is
  * returned once its handle is garbage-collected ({@link AbandonedHandles}).
  */
 final class HandOver<R> {
@@ -96,7 +97,15 @@ final class HandOver<R> {
     }
 
     /** Emits a lease on {@code slot} to {@code op}, which this thread moved to HANDING. */
-    void complete(AcquireOperation<R> op, Slot<R> slot, long now) {
+    void complete(AcquireOperation<R> op, Slot<R> slot, long claimedAt) {
+        if (engine.isDisposed()) {
+            // Closed while this acquire was being served (its validation ran across the close, say).
+            engine.recycler.giveBack(slot);
+            op.failFrom(AcquireOperation.HANDING, new PoolClosedException(engine.name()));
+            return;
+        }
+        // A waiter's deadline is checked against the clock as it is now, after any local validation.
+        long now = op.deadline == 0 ? claimedAt : engine.clock.nanoTime();
         if (op.deadline != 0 && op.deadline - now <= 0) {
             // Served after its deadline is not served: a late timer must not turn into a late lease.
             engine.recycler.giveBack(slot);
@@ -134,7 +143,12 @@ final class HandOver<R> {
             slot.lease = lease;
         }
         engine.abandoned.track(lease, handle);
-        op.emit(handle);
+        lease.emitting = true;
+        try {
+            op.emit(handle);
+        } finally {
+            lease.emitting = false;
+        }
     }
 
     /**

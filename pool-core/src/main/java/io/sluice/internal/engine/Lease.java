@@ -30,6 +30,12 @@ public final class Lease<R> {
     private volatile String takenBackBy;
     /** Watches the borrower's handle, when there is one apart from this lease (see {@link AbandonedHandles}). */
     AbandonedHandles.HandleRef handleRef;
+    /**
+     * True only while the engine's own {@code onNext} call for this lease runs: a drop reported then is this
+     * hand-over's value, dropped on its way. A drop of the same handle at any other time is someone's copy
+     * of a handle that was delivered (a cached {@code Mono}, say) and must not end a lease in use.
+     */
+    boolean emitting;
 
     Lease(LeaseEngine<R> engine, Slot<R> slot, long acquiredAt, Throwable acquireStack) {
         this.engine = engine;

@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import reactor.core.CoreSubscriber;
 import reactor.core.Disposable;
+import reactor.core.Exceptions;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Operators;
 import reactor.core.publisher.Sinks;
@@ -190,7 +191,15 @@ public final class LeaseEngine<R> implements Disposable {
             return false;
         }
         AcquireOperation<R> op = new AcquireOperation<>(actual, this, handles);
-        actual.onSubscribe(op);
+        try {
+            actual.onSubscribe(op);
+        } catch (Throwable error) {
+            // A subscriber that throws from onSubscribe breaks rule 2.13: its acquire ends here.
+            Exceptions.throwIfJvmFatal(error);
+            op.cancel();
+            Operators.onErrorDropped(error, actual.currentContext());
+            return true;
+        }
         if (closed.get()) {
             // Rule 1.9: a publisher that will not serve says so after onSubscribe, without waiting for demand
             // (unless the subscriber cancelled meanwhile).

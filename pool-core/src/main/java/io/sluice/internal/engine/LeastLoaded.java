@@ -45,7 +45,13 @@ final class LeastLoaded<R> implements ClaimPolicy<R> {
                 int after = lightest[0] == load ? load + 1 : lightest[0];
                 int growAt = engine.settings.growAtLoad();
                 if (growAt > 0 && after != UNKNOWN && after >= growAt) {
-                    engine.creator.growForLoad();
+                    try {
+                        engine.creator.growForLoad();
+                    } catch (Throwable error) {
+                        // Growth is a side effect of this claim: its failure must not lose the lease claimed.
+                        Exceptions.throwIfJvmFatal(error);
+                        reactor.core.publisher.Operators.onErrorDropped(error, reactor.util.context.Context.empty());
+                    }
                 }
                 return best;
             }

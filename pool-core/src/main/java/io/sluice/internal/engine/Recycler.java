@@ -91,8 +91,13 @@ final class Recycler<R> {
         int after = slot.decrementAndGet();
         if (Slot.lastLeaseOfRetiring(after)) {
             destroyRetired(slot);
-        } else if (engine.waiters.pending.get() > 0) {
+            return;
+        }
+        if (engine.waiters.pending.get() > 0) {
             engine.dispatcher.drain();
+        }
+        if (after == 0) {
+            engine.membership.idleLeftOver();
         }
     }
 

@@ -132,6 +132,9 @@ public final class SharedCapacity {
             if (starving.remove(hungry)) {
                 hungry.starvingMark.set(false);
                 starvingCount.decrementAndGet();
+                // It may have registered again a moment ago, and that registration is what was removed:
+                // its drain registers it once more if it still needs a permit.
+                hungry.drain();
             }
             if (hungry == shard) {
                 return;
