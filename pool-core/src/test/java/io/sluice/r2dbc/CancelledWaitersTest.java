@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.r2dbc.spi.Connection;
 import io.sluice.AcquireTimeoutException;
+import java.lang.ref.Reference;
 import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -63,7 +64,8 @@ class CancelledWaitersTest {
     void expiringManyWaitersOneByOneIsNotQuadratic() {
         int waiters = 200_000;
         SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
-        received(acquire(pool.create()));
+        // Held to the end: a handle dropped early would come back to the pool.
+        Connection held = received(acquire(pool.create()));
         List<Disposable> subscriptions = new ArrayList<>(waiters);
         int[] timedOut = {0};
         for (int i = 0; i < waiters; i++) {
@@ -86,5 +88,6 @@ class CancelledWaitersTest {
 
         assertThat(timedOut[0]).isEqualTo(waiters);
         assertThat(pool.state().pending()).isZero();
+        Reference.reachabilityFence(held);
     }
 }

@@ -14,6 +14,7 @@ import io.sluice.ShardLimitException;
 import io.sluice.UnknownAuthorityException;
 import io.sluice.testing.FakeConnection;
 import io.sluice.testing.FakeConnectionFactory;
+import java.lang.ref.Reference;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -214,12 +215,14 @@ class ShardedPoolTest {
     @Test
     void deadlinesAndTimeoutsNameTheShard() {
         SluicePool pool = fixture.pool(fixture.builder().maxSize(4).shard("a", shard -> shard.maxSize(1)));
-        received(acquire(pool.create().contextWrite(Authority.of("a"))));
+        // Held to the end: a handle dropped early would come back to the pool.
+        Connection held = received(acquire(pool.create().contextWrite(Authority.of("a"))));
         TestSubscriber<Connection> waiter = acquire(pool.create().contextWrite(Authority.of("a")));
 
         fixture.advance(Duration.ofSeconds(1));
 
         assertThat(waiter.expectTerminalError()).hasMessageContaining("pool 'test-pool[a]'");
+        Reference.reachabilityFence(held);
     }
 
     @Test

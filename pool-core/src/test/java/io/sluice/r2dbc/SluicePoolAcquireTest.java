@@ -11,6 +11,7 @@ import io.sluice.AcquireTimeoutException;
 import io.sluice.Deadline;
 import io.sluice.testing.FakeConnection;
 import io.sluice.testing.FakeConnectionFactory;
+import java.lang.ref.Reference;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -67,7 +68,8 @@ class SluicePoolAcquireTest {
     @Test
     void acquireTimesOutAtTheConfiguredTimeoutNamingThePoolAndItsState() {
         SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
-        received(acquire(pool.create()));
+        // Held to the end: a handle dropped early would come back to the pool.
+        Connection held = received(acquire(pool.create()));
         TestSubscriber<Connection> waiter = acquire(pool.create());
 
         fixture.advance(Duration.ofMillis(999));
@@ -82,30 +84,35 @@ class SluicePoolAcquireTest {
                 .hasMessageContaining("in use 1, idle 0, pending 1, creating 0, max 1");
         assertThat(((AcquireTimeoutException) error).waited()).isEqualTo(Duration.ofSeconds(1));
         assertThat(pool.state().pending()).isZero();
+        Reference.reachabilityFence(held);
     }
 
     @Test
     void deadlineFromContextWinsOverConfiguredTimeout() {
         SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
-        received(acquire(pool.create()));
+        // Held to the end: a handle dropped early would come back to the pool.
+        Connection held = received(acquire(pool.create()));
         TestSubscriber<Connection> waiter = acquire(pool.create().contextWrite(Deadline.within(Duration.ofMillis(200))));
 
         fixture.advance(Duration.ofMillis(200));
 
         assertThat(waiter.expectTerminalError()).isInstanceOf(AcquireTimeoutException.class)
                 .hasMessageContaining("deadline from the subscriber's Context");
+        Reference.reachabilityFence(held);
     }
 
     @Test
     void laterDeadlineFromContextDoesNotExtendTheConfiguredTimeout() {
         SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
-        received(acquire(pool.create()));
+        // Held to the end: a handle dropped early would come back to the pool.
+        Connection held = received(acquire(pool.create()));
         TestSubscriber<Connection> waiter = acquire(pool.create().contextWrite(Deadline.within(Duration.ofSeconds(5))));
 
         fixture.advance(Duration.ofSeconds(1));
 
         assertThat(waiter.expectTerminalError()).isInstanceOf(AcquireTimeoutException.class)
                 .hasMessageContaining("(acquireTimeout)");
+        Reference.reachabilityFence(held);
     }
 
     @Test

@@ -13,8 +13,9 @@ import reactor.core.publisher.Operators;
  * leak detection is on, and returns the resource through the ordinary release path (reset, then idle).
  *
  * <p>One daemon thread per JVM waits on the queue (as {@code java.lang.ref.Cleaner} does), so a lease
- * comes back as soon as the collector has seen its handle, and hands the work to the pool's own scheduler:
- * borrowers' code never runs on that thread. The cost on the fast path is one small object per acquire
+ * comes back as soon as the collector has seen its handle. It takes the lease back and logs there (a log
+ * write may block, which no Reactor thread may do), and hands the resource's return to the pool's own
+ * scheduler: borrowers' code never runs on that thread. The cost on the fast path is one small object per acquire
  * and one plain write per release (a released lease clears its reference, so the collector never queues
  * it); no lock, unlike {@code Cleaner.register}. Handles that are the lease itself (a channel's call) are
  * not watched: the engine holds those.
@@ -49,24 +50,36 @@ final class AbandonedHandles<R> {
                 Lease<?> lease = ref.lease;
                 ref.lease = null;
                 if (lease != null) {
-                    lease.engine.clock.scheduler().schedule(() -> lease.engine.abandoned.takeBack(lease));
+                    lease.engine.abandoned.takeBack(lease);
                 }
             } catch (InterruptedException stop) {
                 return;
-            } catch (RuntimeException rejected) {
-                // The pool's scheduler is gone (the pool closed): nothing left to give the lease back to.
+            } catch (RuntimeException | LinkageError unexpected) {
+                // One lease's trouble (a logger that throws) must not stop the reaper for every pool.
             }
         }
     }
 
+    /**
+     * On the reaper thread: takes the lease back, has the pool's scheduler return the resource (a waiter
+     * may be served, and its code must not run here), then reports the leak here, where writing a log
+     * line may block.
+     */
     @SuppressWarnings("unchecked")
     private void takeBack(Lease<?> lost) {
         Lease<R> lease = (Lease<R>) lost;
         long held = engine.clock.nanoTime() - lease.acquiredAtNanos();
-        if (lease.takeBack(held, "garbage collection")) {
-            engine.leaks.abandoned(engine, lease, held);
+        if (!lease.takeBack(held, "garbage collection")) {
+            return;
+        }
+        try {
+            engine.clock.scheduler().schedule(
+                    () -> engine.recycler.release(lease, false, Operators.emptySubscriber()));
+        } catch (RuntimeException rejected) {
+            // The pool's scheduler is gone: return the resource from here rather than lose it.
             engine.recycler.release(lease, false, Operators.emptySubscriber());
         }
+        engine.leaks.abandoned(engine, lease, held);
     }
 
     /** A phantom reference to a handle, holding what is needed to take its lease back. */
