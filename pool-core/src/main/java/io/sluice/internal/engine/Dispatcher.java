@@ -5,6 +5,8 @@ import io.sluice.PoolClosedException;
 import io.sluice.PoolExhaustedException;
 import io.sluice.PoolState;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import reactor.core.Exceptions;
 import reactor.core.publisher.Operators;
@@ -14,10 +16,10 @@ import reactor.util.context.Context;
  * Matches waiting acquires to resources: the drain loop, the queue's entry, and the deadlines.
  *
  * <p>The drain loop is serialised by a work-in-progress counter: a thread that finds it busy leaves a note
- * and goes, the running thread goes round once more. It serves the head of the queue from an idle
- * resource, or starts a creation while the waiters outnumber what the creations under way will serve.
- * Nothing thrown inside can stop it: each waiter's turn runs in its own try, a failure goes to the one
- * waiter it concerns, and the counter is always brought down, so the next waiter is always served.
+ * and goes, the running thread goes round once more. It claims an idle resource and gives it to the
+ * oldest live waiter, or starts a creation while the waiters outnumber what the creations under way will
+ * serve. Nothing thrown inside can stop it: a failure goes to the one waiter it concerns (or to Reactor's
+ * onErrorDropped), and the counter is always brought down, so the next waiter is always served.
  *
  * <p>Deadlines are enforced twice: the {@link DeadlineSweeper} fails waiters when their time comes
  * (bounded by timer lateness only), and every hand-over checks the deadline again, so a release that
@@ -28,6 +30,8 @@ final class Dispatcher<R> {
     private final LeaseEngine<R> engine;
     private final WaitQueue<R> waiters;
     private final AtomicInteger work = new AtomicInteger();
+    /** Waiters the queue timed out while the drain loop took a live one; only the loop's runner uses it. */
+    private final List<AcquireOperation<R>> expired = new ArrayList<>();
     private final DeadlineSweeper sweeper;
 
     Dispatcher(LeaseEngine<R> engine) {
@@ -91,78 +95,77 @@ final class Dispatcher<R> {
         } while (missed != 0);
     }
 
+    /**
+     * Serves waiters while resources can be claimed or made: claims one, checks it, then takes the oldest
+     * live waiter for it (one lock), so that a resource is never held back for a waiter that has gone.
+     */
     private void drainOnce() {
-        for (;;) {
-            AcquireOperation<R> op = waiters.peek();
-            if (op == null) {
+        while (waiters.pending.get() > 0) {
+            if (engine.isDisposed()) {
+                failAll();
                 return;
             }
-            if (op.get() != AcquireOperation.WAITING) {
-                waiters.remove(op); // settled elsewhere a moment ago
-                continue;
-            }
-            boolean more;
-            try {
-                more = serve(op);
-            } catch (Throwable error) {
-                Exceptions.throwIfJvmFatal(error);
-                if (waiters.remove(op)) {
-                    op.failFrom(AcquireOperation.WAITING, error);
+            Slot<R> slot = engine.claim.claim(engine);
+            if (slot == null) {
+                // A resource under creation will serve `capacity` waiters: a channel, not one call.
+                if (waiters.pending.get() > engine.creator.creating() * engine.capacity
+                        && engine.creator.createForWaiters()) {
+                    continue;
                 }
-                more = true;
-            }
-            if (!more) {
                 return;
             }
-        }
-    }
-
-    /** One turn for the head of the queue; false when nothing more can be done for now. */
-    private boolean serve(AcquireOperation<R> op) {
-        if (engine.isDisposed()) {
-            if (waiters.remove(op)) {
-                op.failFrom(AcquireOperation.WAITING, new PoolClosedException(engine.name()));
-            }
-            return true;
-        }
-        long now = engine.clock.nanoTime();
-        if (op.deadline - now <= 0) {
-            expire(op, now);
-            return true;
-        }
-        Slot<R> slot = engine.claim.claim(engine);
-        if (slot != null) {
+            long now = engine.clock.nanoTime();
             int verdict;
             try {
                 verdict = engine.handOver.inspect(slot, now);
             } catch (Throwable error) {
-                engine.recycler.giveBack(slot); // claimed, not handed over: it goes back before the waiter fails
-                throw error;
+                // Claimed, not handed over: the resource goes back, and the waiter it was for learns why.
+                engine.recycler.giveBack(slot);
+                failHead(error, now);
+                continue;
             }
             if (verdict == HandOver.RETIRED) {
-                return true;
+                continue;
             }
-            int next = verdict == HandOver.GOOD ? AcquireOperation.HANDING : AcquireOperation.CHECKING;
-            boolean won = op.compareAndSet(AcquireOperation.WAITING, next);
-            waiters.remove(op);
-            if (!won) {
+            boolean good = verdict == HandOver.GOOD;
+            AcquireOperation<R> op = waiters.take(good ? AcquireOperation.HANDING : AcquireOperation.CHECKING, now,
+                    expired);
+            failExpired(now);
+            if (op == null) {
                 engine.recycler.giveBack(slot);
-            } else if (verdict == HandOver.GOOD) {
+                return;
+            }
+            if (good) {
                 engine.handOver.complete(op, slot, now);
             } else {
                 engine.handOver.validateThenComplete(op, slot, now);
             }
-            return true;
         }
-        // A resource under creation will serve `capacity` waiters: a channel, not one call.
-        return waiters.pending.get() > engine.creator.creating() * engine.capacity && engine.creator.createForWaiters();
     }
 
-    private void expire(AcquireOperation<R> op, long now) {
-        waiters.remove(op);
-        if (op.endFrom(AcquireOperation.WAITING)) {
-            op.fail(timeoutOfWaiter(op, now));
+    private void failHead(Throwable error, long now) {
+        AcquireOperation<R> op = waiters.take(AcquireOperation.HANDING, now, expired);
+        failExpired(now);
+        if (op != null) {
+            op.failFrom(AcquireOperation.HANDING, error);
+        } else {
+            Operators.onErrorDropped(error, Context.empty());
         }
+    }
+
+    private void failExpired(long now) {
+        if (expired.isEmpty()) {
+            return;
+        }
+        List<AcquireOperation<R>> late = new ArrayList<>(expired);
+        expired.clear();
+        late.forEach(op -> timedOut(op, now));
+    }
+
+    /** A waiter the queue has just moved to DONE because its deadline passed. */
+    private void timedOut(AcquireOperation<R> op, long now) {
+        engine.use.exit();
+        op.fail(timeoutOfWaiter(op, now));
     }
 
     /** Times out every waiter whose deadline has passed; returns the earliest deadline left. */

@@ -99,10 +99,8 @@ public final class Lease<R> {
         if (!STATE.compareAndSet(this, HELD, how)) {
             return false;
         }
-        AbandonedHandles.HandleRef ref = handleRef;
-        if (ref != null) {
-            ref.clear(); // ended properly: the collector need not report the handle
-        }
+        // The handle's reference is not cleared (a native call on every release): once the slot lets go of
+        // this lease, nothing but the lease holds the reference, so it dies with the handle, unreported.
         engine.use.exit();
         return true;
     }

@@ -63,6 +63,29 @@ final class WaitQueue<R> {
         }
     }
 
+    /**
+     * Takes the oldest waiter still WAITING and moves it to {@code next} (HANDING or CHECKING), in one
+     * lock: the drain loop's one queue operation per hand-over. Waiters met on the way whose deadline has
+     * passed are moved to DONE and added to {@code expired}, for the caller to fail outside the lock;
+     * waiters settled elsewhere are unlinked. Null when no waiter is left.
+     */
+    AcquireOperation<R> take(int next, long now, List<AcquireOperation<R>> expired) {
+        synchronized (this) {
+            for (AcquireOperation<R> op = head; op != null; op = head) {
+                unlink(op);
+                pending.decrementAndGet();
+                if (op.deadline - now <= 0) {
+                    if (op.compareAndSet(AcquireOperation.WAITING, AcquireOperation.DONE)) {
+                        expired.add(op);
+                    }
+                } else if (op.compareAndSet(AcquireOperation.WAITING, next)) {
+                    return op;
+                }
+            }
+            return null;
+        }
+    }
+
     /** The oldest waiter, or null. */
     AcquireOperation<R> peek() {
         synchronized (this) {
