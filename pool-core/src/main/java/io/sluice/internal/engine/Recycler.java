@@ -69,24 +69,17 @@ final class Recycler<R> {
         Operators.complete(actual);
     }
 
-    /** Gives up one lease on a live resource: idle again, or destroyed if it was retiring. */
+    /** Gives up one lease on a live resource after use: idle again, or destroyed if it was retiring. */
     void returnToIdle(Slot<R> slot, long now) {
         slot.lastUsed = now;
-        int after = slot.decrementAndGet();
-        if (Slot.lastLeaseOfRetiring(after)) {
-            destroyRetired(slot);
-            return;
-        }
-        if (engine.waiters.pending.get() > 0) {
-            engine.dispatcher.drain();
-        }
-        if (after == 0) {
-            // This shard's own waiters came first; an idle resource left over may go to a starving shard.
-            engine.membership.idleLeftOver();
-        }
+        giveBack(slot);
     }
 
-    /** Returns a lease that was claimed but never handed over (its acquire ended meanwhile). */
+    /**
+     * Gives up one lease: the resource is idle again (a waiter of this shard is served first, then a
+     * starving shard may have it), or destroyed if it was retiring and this was its last lease. Also for a
+     * lease claimed but never handed over, whose idle time goes on from its last use.
+     */
     void giveBack(Slot<R> slot) {
         int after = slot.decrementAndGet();
         if (Slot.lastLeaseOfRetiring(after)) {

@@ -9,10 +9,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.reactivestreams.Publisher;
 import org.reactivestreams.Subscription;
 import reactor.core.CoreSubscriber;
 import reactor.core.publisher.Mono;
@@ -28,31 +26,9 @@ import reactor.test.subscriber.TestSubscriber;
 class ClosingAndFatalErrorsTest {
 
     private final VirtualTimeScheduler time = VirtualTimeScheduler.create();
-    private volatile Supplier<Mono<Integer>> creation = () -> Mono.just(1);
-    private volatile Supplier<Mono<Boolean>> validation = () -> Mono.just(true);
     private final List<LeaseEngine<Integer>> engines = new ArrayList<>();
 
-    private final ResourceLifecycle<Integer> lifecycle = new ResourceLifecycle<>() {
-        @Override
-        public Publisher<Integer> create() {
-            return creation.get();
-        }
-
-        @Override
-        public Publisher<Boolean> validate(Integer resource, boolean remote) {
-            return validation.get();
-        }
-
-        @Override
-        public Publisher<Void> reset(Integer resource) {
-            return Mono.empty();
-        }
-
-        @Override
-        public Publisher<Void> destroy(Integer resource) {
-            return Mono.empty();
-        }
-    };
+    private final ScriptedLifecycle lifecycle = new ScriptedLifecycle();
 
     @AfterEach
     void close() {
@@ -74,7 +50,7 @@ class ClosingAndFatalErrorsTest {
     @Test
     void creationFailingAfterCloseStillTerminates() {
         Sinks.One<Integer> made = Sinks.one();
-        creation = made::asMono;
+        lifecycle.creation = made::asMono;
         LeaseEngine<Integer> engine = engine(1);
         TestSubscriber<Lease<Integer>> waiter = TestSubscriber.create();
         engine.acquire().subscribe(waiter); // queues and starts a creation
@@ -129,7 +105,7 @@ class ClosingAndFatalErrorsTest {
         LeaseEngine<Integer> engine = engine(1);
         engine.acquire().block().release().block(); // one idle resource
         Sinks.One<Boolean> check = Sinks.one();
-        validation = check::asMono; // not a Callable: CHECK_LATER
+        lifecycle.validation = check::asMono; // not a Callable: CHECK_LATER
         TestSubscriber<Lease<Integer>> acquirer = TestSubscriber.create();
         engine.acquire().subscribe(acquirer);
         assertThat(acquirer.isTerminated()).isFalse();

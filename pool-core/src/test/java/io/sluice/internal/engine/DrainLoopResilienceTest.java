@@ -10,11 +10,9 @@ import java.util.List;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.reactivestreams.Publisher;
 import org.reactivestreams.Subscription;
 import reactor.core.CoreSubscriber;
 import reactor.core.Disposable;
@@ -31,40 +29,9 @@ import reactor.test.subscriber.TestSubscriber;
 class DrainLoopResilienceTest {
 
     private final VirtualTimeScheduler time = VirtualTimeScheduler.create();
-    private final AtomicInteger made = new AtomicInteger();
-    private final AtomicBoolean preferredThrows = new AtomicBoolean();
-    private volatile Supplier<Mono<Integer>> creation = () -> Mono.fromSupplier(made::incrementAndGet);
     private final List<LeaseEngine<Integer>> engines = new ArrayList<>();
 
-    private final ResourceLifecycle<Integer> lifecycle = new ResourceLifecycle<>() {
-        @Override
-        public Publisher<Integer> create() {
-            return creation.get();
-        }
-
-        @Override
-        public Publisher<Boolean> validate(Integer resource, boolean remote) {
-            return Mono.just(true);
-        }
-
-        @Override
-        public Publisher<Void> reset(Integer resource) {
-            return Mono.empty();
-        }
-
-        @Override
-        public Publisher<Void> destroy(Integer resource) {
-            return Mono.empty();
-        }
-
-        @Override
-        public boolean preferred(Integer resource) {
-            if (preferredThrows.get()) {
-                throw new NullPointerException("a half-destroyed channel");
-            }
-            return true;
-        }
-    };
+    private final ScriptedLifecycle lifecycle = new ScriptedLifecycle();
 
     @AfterEach
     void close() {
@@ -93,9 +60,9 @@ class DrainLoopResilienceTest {
         TestSubscriber<Lease<Integer>> waiter = TestSubscriber.create();
         engine.acquire().subscribe(waiter);
 
-        preferredThrows.set(true);
+        lifecycle.preferredThrows = true;
         leases.get(0).release().subscribe(null, error -> { });
-        preferredThrows.set(false);
+        lifecycle.preferredThrows = false;
         leases.get(1).release().subscribe(null, error -> { });
 
         assertThat(waiter.isTerminatedComplete()).as("the waiter was served").isTrue();
@@ -164,11 +131,11 @@ class DrainLoopResilienceTest {
     @Test
     void aSubscriberWhoseOnErrorThrowsDoesNotStrandTheNextWaiter() {
         Sinks.One<Integer> firstCreation = Sinks.one();
-        creation = () -> firstCreation.asMono();
+        lifecycle.creation = () -> firstCreation.asMono();
         LeaseEngine<Integer> engine = engine(1, 1, AdmissionLimiter.unlimited(), time);
 
         engine.acquire().subscribe(new ThrowingOnError());
-        creation = () -> Mono.fromSupplier(made::incrementAndGet);
+        lifecycle.creation = () -> Mono.fromSupplier(lifecycle.made::incrementAndGet);
         TestSubscriber<Lease<Integer>> next = TestSubscriber.create();
         engine.acquire().subscribe(next);
         firstCreation.tryEmitError(new IllegalStateException("connection refused"));
