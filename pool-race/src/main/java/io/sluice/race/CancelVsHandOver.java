@@ -21,7 +21,7 @@ import org.openjdk.jcstress.infra.results.IIIIII_Result;
  * waiter got the lease before its cancel took effect (the arbiter then releases it) or it got nothing;
  * either way the resource must come back: idle, not in use, acquirable, and the pool closes completely.
  *
- * <p>r1: what the waiter received (0 nothing, 1 a lease; 2 an error, 3 several: forbidden); then, once
+ * <p>r1: what the waiter received (0 nothing, 1 a lease; 2 timed out, 3 several signals, 4 another error); then, once
  * its lease (if any) is released, r2, r3, r4: inUse, idle, pending; r5: a fresh acquire is served at once;
  * r6: closing the pool completes at once (every resource destroyed).
  */

@@ -20,9 +20,9 @@ import org.openjdk.jcstress.infra.results.IIIII_Result;
  * another acquires. Whichever comes first, the acquirer must end up with the resource exactly once, and
  * the pool must count it as in use, not idle, with nobody left waiting.
  *
- * <p>r1: signals the acquirer got (1 = one lease; 0 = none, 2 = an error, 3 = several: all forbidden);
- * r2, r3, r4: the pool's inUse, idle, pending afterwards; r5: who delivered the lease (1 = the acquirer's
- * own thread, 2 = the releasing thread).
+ * <p>r1: what the acquirer received (1 a lease; 0 nothing, 2 timed out, 3 several signals, 4 another error,
+ * 5 a lease on another resource: all forbidden); r2, r3, r4: the pool's inUse, idle, pending afterwards;
+ * r5: who delivered the lease (1 = the acquirer's own thread, 2 = the releasing thread).
  */
 @JCStressTest
 @Description("Pool of 1, lease held: release races a new acquire; the acquirer gets the resource exactly once.")
@@ -63,7 +63,7 @@ public class ClaimVsRelease {
         r.r4 = state.pending();
         r.r5 = acquirer.deliveredOn == null ? 0 : acquirer.deliveredOn == acquirerThread ? 1 : 2;
         if (acquirer.outcome() == Taker.LEASE && acquirer.lease().resource() != held.lease().resource()) {
-            r.r1 = 4; // a pool of 1 handed out some other resource
+            r.r1 = 5; // a pool of 1 handed out some other resource
         }
         acquirer.release();
         engine.dispose();

@@ -22,7 +22,7 @@ import org.openjdk.jcstress.infra.results.IIIIIIII_Result;
  * resource. Waiter 1 was first, so it gets B's resource; waiter 2 waits, and is served when waiter 1
  * releases. Never more than one resource, and the cap's permits always match the resources.
  *
- * <p>r1, r2: what waiter 1 and waiter 2 received (0 nothing, 1 a lease; 2 an error, 3 several); r3: live
+ * <p>r1, r2: what waiter 1 and waiter 2 received (0 nothing, 1 a lease; 2 timed out, 3 several signals, 4 another error); r3: live
  * resources; r4: the cap's permits in use; then waiter 1 releases: r5: waiter 2 is served; then it
  * releases: r6: waiters pending in A and B; r7: a fresh acquire on A is served at once (reclaiming B's idle
  * resource); r8: both shards close completely.

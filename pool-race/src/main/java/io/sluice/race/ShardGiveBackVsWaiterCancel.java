@@ -23,7 +23,7 @@ import org.openjdk.jcstress.infra.results.IIIIIIII_Result;
  * that B can create one for its waiter) while the waiter cancels. Everything is synchronous, so the outcome
  * is decided when the actors return.
  *
- * <p>r1: what B's waiter received (0 nothing, 1 a lease; 2 an error, 3 several: forbidden); then, with its
+ * <p>r1: what B's waiter received (0 nothing, 1 a lease; 2 timed out, 3 several signals, 4 another error); then, with its
  * lease (if any) released: r2: live resources; r3: the cap's permits in use (must equal r2); r4: leases in
  * use in A and B; r5: waiters pending in A and B; r6, r7: a fresh acquire on B, then on A, is served at
  * once (each reclaiming the other's idle resource); r8: both shards close completely.

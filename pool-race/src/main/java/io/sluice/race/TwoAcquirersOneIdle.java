@@ -20,7 +20,7 @@ import org.openjdk.jcstress.infra.results.IIIIII_Result;
  * Exactly one gets it; the other must wait in the queue (pending 1), and be served when the winner
  * releases.
  *
- * <p>r1, r2: what each acquirer received (0 nothing, 1 a lease; 2 an error, 3 several: forbidden); r3,
+ * <p>r1, r2: what each acquirer received (0 nothing, 1 a lease; 2 timed out, 3 several signals, 4 another error); r3,
  * r4, r5: inUse, idle, pending; r6: the loser is served when the winner releases.
  */
 @JCStressTest
