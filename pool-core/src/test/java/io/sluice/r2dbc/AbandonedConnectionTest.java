@@ -22,8 +22,6 @@ import io.r2dbc.spi.RowMetadata;
 import io.r2dbc.spi.Statement;
 import io.r2dbc.spi.TransactionDefinition;
 import io.r2dbc.spi.ValidationDepth;
-import io.sluice.Authority;
-import io.sluice.PoolClosedException;
 import io.sluice.testing.FakeConnection;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiFunction;
@@ -32,7 +30,6 @@ import java.util.function.Predicate;
 import org.reactivestreams.Publisher;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.test.subscriber.TestSubscriber;
 
 /**
  * A connection handle its borrower loses (never closed and unreachable, or discarded by an operator where
