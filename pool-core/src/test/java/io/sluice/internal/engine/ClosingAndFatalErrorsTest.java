@@ -3,11 +3,7 @@ package io.sluice.internal.engine;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.sluice.AdmissionLimiter;
 import io.sluice.PoolClosedException;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -24,33 +20,20 @@ import reactor.test.subscriber.TestSubscriber;
  */
 class ClosingAndFatalErrorsTest {
 
-    private final VirtualTimeScheduler time = VirtualTimeScheduler.create();
-    private final List<LeaseEngine<Integer>> engines = new ArrayList<>();
-
-    private final ScriptedLifecycle lifecycle = new ScriptedLifecycle();
+    private final ScriptedEngines engines = new ScriptedEngines();
+    private final ScriptedLifecycle lifecycle = engines.lifecycle;
+    private final VirtualTimeScheduler time = engines.time;
 
     @AfterEach
     void close() {
-        engines.forEach(LeaseEngine::dispose);
-        time.advanceTimeBy(Duration.ofMinutes(1));
-        time.dispose();
-    }
-
-    private LeaseEngine<Integer> engine(int maxSize) {
-        LeaseEngine<Integer> engine = new LeaseEngine<>(new EngineSettings("review", maxSize, 0, 1,
-                Duration.ofSeconds(1).toNanos(), Duration.ofSeconds(10).toNanos(), 0, 0, 0,
-                Duration.ofSeconds(10).toNanos(), Long.MAX_VALUE / 4, 0, Duration.ofSeconds(5).toNanos(),
-                Duration.ofSeconds(1).toNanos(), 0, 0, 0, AdmissionLimiter.unlimited(), AdmissionLimiter.unlimited(),
-                PoolClock.of(time)), lifecycle);
-        engines.add(engine);
-        return engine;
+        engines.closeAll();
     }
 
     @Test
     void creationFailingAfterCloseStillTerminates() {
         Sinks.One<Integer> made = Sinks.one();
         lifecycle.creation = made::asMono;
-        LeaseEngine<Integer> engine = engine(1);
+        LeaseEngine<Integer> engine = engines.engine(1);
         TestSubscriber<Lease<Integer>> waiter = TestSubscriber.create();
         engine.acquire().subscribe(waiter); // queues and starts a creation
         TestSubscriber<Void> terminated = TestSubscriber.create();
@@ -65,7 +48,7 @@ class ClosingAndFatalErrorsTest {
 
     @Test
     void aStackOverflowInOneSubscriberDoesNotWedgeTheQueue() {
-        LeaseEngine<Integer> engine = engine(1);
+        LeaseEngine<Integer> engine = engines.engine(1);
         Lease<Integer> held = engine.acquire().block();
         AtomicReference<Lease<Integer>> got = new AtomicReference<>();
         engine.acquire().subscribe(new CoreSubscriber<Lease<Integer>>() {
@@ -101,7 +84,7 @@ class ClosingAndFatalErrorsTest {
 
     @Test
     void anAcquireBeingValidatedAtCloseFailsWithPoolClosed() {
-        LeaseEngine<Integer> engine = engine(1);
+        LeaseEngine<Integer> engine = engines.engine(1);
         engine.acquire().block().release().block(); // one idle resource
         Sinks.One<Boolean> check = Sinks.one();
         lifecycle.validation = check::asMono; // not a Callable: CHECK_LATER

@@ -27,31 +27,18 @@ import reactor.test.subscriber.TestSubscriber;
  */
 class DrainLoopResilienceTest {
 
-    private final VirtualTimeScheduler time = VirtualTimeScheduler.create();
-    private final List<LeaseEngine<Integer>> engines = new ArrayList<>();
-
-    private final ScriptedLifecycle lifecycle = new ScriptedLifecycle();
+    private final ScriptedEngines engines = new ScriptedEngines();
+    private final ScriptedLifecycle lifecycle = engines.lifecycle;
+    private final VirtualTimeScheduler time = engines.time;
 
     @AfterEach
     void close() {
-        engines.forEach(LeaseEngine::dispose);
-        time.advanceTimeBy(Duration.ofMinutes(1));
-        time.dispose();
-    }
-
-    private LeaseEngine<Integer> engine(int maxSize, int capacity, AdmissionLimiter limiter, Scheduler scheduler) {
-        LeaseEngine<Integer> engine = new LeaseEngine<>(new EngineSettings("drain", maxSize, 0, capacity,
-                Duration.ofSeconds(1).toNanos(), Duration.ofSeconds(1).toNanos(), 0, 0, 0,
-                Duration.ofSeconds(10).toNanos(), Long.MAX_VALUE / 4, 0, Duration.ofSeconds(1).toNanos(),
-                Duration.ofSeconds(1).toNanos(), 0, 0, 0, limiter, AdmissionLimiter.unlimited(),
-                PoolClock.of(scheduler)), lifecycle);
-        engines.add(engine);
-        return engine;
+        engines.closeAll();
     }
 
     @Test
     void aPreferenceCheckThatThrowsDoesNotStopTheQueue() {
-        LeaseEngine<Integer> engine = engine(2, 2, AdmissionLimiter.unlimited(), time);
+        LeaseEngine<Integer> engine = engines.engine(2, 2, AdmissionLimiter.unlimited(), time);
         List<Lease<Integer>> leases = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
             leases.add(engine.acquire().block());
@@ -97,7 +84,7 @@ class DrainLoopResilienceTest {
                 return "broken";
             }
         };
-        LeaseEngine<Integer> engine = engine(1, 1, limiter, time);
+        LeaseEngine<Integer> engine = engines.engine(1, 1, limiter, time);
 
         TestSubscriber<Lease<Integer>> first = TestSubscriber.create();
         engine.acquire().subscribe(first);
@@ -112,7 +99,7 @@ class DrainLoopResilienceTest {
     @Test
     void aSchedulerThatRejectsTheDeadlineTimerFailsThatWaiterAndLosesNothing() {
         RejectingScheduler scheduler = new RejectingScheduler(time);
-        LeaseEngine<Integer> engine = engine(1, 1, AdmissionLimiter.unlimited(), scheduler);
+        LeaseEngine<Integer> engine = engines.engine(1, 1, AdmissionLimiter.unlimited(), scheduler);
         Lease<Integer> held = engine.acquire().block();
         time.advanceTimeBy(Duration.ofSeconds(2)); // the timer the first acquire armed while it waited has run
 
@@ -131,7 +118,7 @@ class DrainLoopResilienceTest {
     void aSubscriberWhoseOnErrorThrowsDoesNotStrandTheNextWaiter() {
         Sinks.One<Integer> firstCreation = Sinks.one();
         lifecycle.creation = () -> firstCreation.asMono();
-        LeaseEngine<Integer> engine = engine(1, 1, AdmissionLimiter.unlimited(), time);
+        LeaseEngine<Integer> engine = engines.engine(1);
 
         engine.acquire().subscribe(new ThrowingOnError());
         lifecycle.creation = () -> Mono.fromSupplier(lifecycle.made::incrementAndGet);
