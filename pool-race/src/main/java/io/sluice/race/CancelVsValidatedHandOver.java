@@ -3,10 +3,6 @@ package io.sluice.race;
 import static org.openjdk.jcstress.annotations.Expect.ACCEPTABLE;
 import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 
-import io.sluice.PoolState;
-import io.sluice.internal.engine.LeaseEngine;
-import io.sluice.race.RaceSupport.Counting;
-import io.sluice.race.RaceSupport.Taker;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.Arbiter;
 import org.openjdk.jcstress.annotations.Description;
@@ -20,9 +16,7 @@ import org.openjdk.jcstress.infra.results.IIIIII_Result;
  * hand-over to the waiter passes through the engine's validation step while the waiter cancels. The same
  * outcomes are allowed: the waiter got the lease or nothing, and the resource always comes back.
  *
- * <p>r1: what the waiter received (0 nothing, 1 a lease; 2 timed out, 3 several signals, 4 another error); then, once
- * its lease (if any) is released, r2, r3, r4: inUse, idle, pending; r5: a fresh acquire is served at once;
- * r6: closing the pool completes at once (every resource destroyed).
+ * <p>The results are {@link CancelRace#record}'s.
  */
 @JCStressTest
 @Description("Validating pool of 1, lease held, one waiter: release races the waiter's cancel; the resource is never lost.")
@@ -36,29 +30,20 @@ import org.openjdk.jcstress.infra.results.IIIIII_Result;
 @State
 public class CancelVsValidatedHandOver {
 
-    private final LeaseEngine<Object> engine = RaceSupport.engine(RaceSupport.POOL_OF_1_VALIDATING, new Counting());
-    private final Taker held = RaceSupport.takeNow(engine);
-    private final Taker waiter = Taker.subscribe(engine);
+    private final CancelRace race = new CancelRace(RaceSupport.POOL_OF_1_VALIDATING);
 
     @Actor
     public void release() {
-        held.release();
+        race.release();
     }
 
     @Actor
     public void cancel() {
-        waiter.cancel();
+        race.cancel();
     }
 
     @Arbiter
     public void arbiter(IIIIII_Result r) {
-        r.r1 = waiter.outcome();
-        waiter.release();
-        PoolState state = engine.state();
-        r.r2 = state.inUse();
-        r.r3 = state.idle();
-        r.r4 = state.pending();
-        r.r5 = RaceSupport.b(RaceSupport.servedAtOnce(engine));
-        r.r6 = RaceSupport.b(RaceSupport.closesCompletely(engine));
+        race.record(r);
     }
 }
