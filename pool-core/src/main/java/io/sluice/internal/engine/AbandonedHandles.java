@@ -72,6 +72,7 @@ final class AbandonedHandles<R> {
         if (!lease.takeBack(held, "garbage collection")) {
             return;
         }
+        engine.stats.leaks.increment(); // counted before the resource is back, so no reader sees one without the other
         try {
             engine.clock.scheduler().schedule(
                     () -> engine.recycler.release(lease, false, Operators.emptySubscriber()));

@@ -45,11 +45,10 @@ public abstract class LeakWatch {
     abstract void released(LeaseEngine<?> engine, Lease<?> lease, long now);
 
     /**
-     * A lease whose handle was garbage-collected without being closed has just been taken back: always
-     * counted and logged as a leak, with the acquiring stack when detection is on.
+     * A lease whose handle was garbage-collected without being closed has just been taken back (and
+     * counted by the caller): always logged as a leak, with the acquiring stack when detection is on.
      */
     final void abandoned(LeaseEngine<?> engine, Lease<?> lease, long heldNanos) {
-        engine.stats.leaks.increment();
         Events.leaked(engine.name(), heldNanos, true);
         Throwable stack = lease.acquireStack();
         LOG.log(System.Logger.Level.WARNING, "Pool '" + engine.name() + "': a lease was lost: its handle was garbage-collected "
