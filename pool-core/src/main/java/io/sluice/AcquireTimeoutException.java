@@ -17,7 +17,9 @@ public final class AcquireTimeoutException extends PoolException {
             PoolState state, Throwable cause) {
         super(poolName, "Acquire from pool '" + poolName + "' timed out after " + millis(waited)
                 + (deadlineFromContext ? " (deadline from the subscriber's Context)" : " (acquireTimeout)")
-                + "; pool state: " + state, cause);
+                + "; pool state: " + state
+                + (cause == null ? "" : "; creating " + (state.creating() > 0 ? "is" : "was") + " failing: " + cause),
+                cause);
         this.waited = waited;
         this.state = state;
     }

@@ -5,12 +5,14 @@ import io.r2dbc.spi.ConnectionFactory;
 import io.r2dbc.spi.ConnectionFactoryMetadata;
 import io.sluice.PoolState;
 import io.sluice.PoolStats;
-import io.sluice.internal.engine.EngineStats;
+import io.sluice.internal.engine.CreationBackoff;
 import io.sluice.internal.engine.EngineSettings;
+import io.sluice.internal.engine.EngineStats;
 import io.sluice.internal.engine.Lease;
 import io.sluice.internal.engine.LeaseEngine;
 import io.sluice.internal.engine.SharedCapacity;
 import io.sluice.internal.engine.ShardSet;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -60,18 +62,31 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
         this.factory = config.connectionFactory();
         String name = config.engineSettings().name();
         SharedCapacity gate = config.sharded() ? SharedCapacity.of(config.globalMaxSize()) : SharedCapacity.unbounded();
+        // Shards that take connections from one factory share one creation back-off: a database that
+        // refuses connections sees one paced stream of attempts, not one per shard.
+        Map<ConnectionFactory, CreationBackoff> backoffs = new IdentityHashMap<>();
+        Function<ConnectionFactory, CreationBackoff> backoffOf = source -> backoffs.computeIfAbsent(source,
+                any -> CreationBackoff.on(config.engineSettings().clock()));
         LeaseEngine<PhysicalConnection> defaultShard = new LeaseEngine<>(config.engineSettings(),
-                lifecycle(factory), gate, new EngineStats(), config.leakWatch(), false);
+                lifecycle(factory), gate, new EngineStats(), config.leakWatch(), false, backoffOf.apply(factory));
         Map<String, LeaseEngine<PhysicalConnection>> declared = new LinkedHashMap<>();
-        config.shards().forEach((authority, shard) -> declared.put(authority,
-                new LeaseEngine<>(shard.settings(), lifecycle(factoryOf(authority, shard)), gate, new EngineStats(),
-                        config.leakWatch(), false)));
+        config.shards().forEach((authority, shard) -> {
+            ConnectionFactory source = factoryOf(authority, shard);
+            declared.put(authority, new LeaseEngine<>(shard.settings(), lifecycle(source), gate, new EngineStats(),
+                    config.leakWatch(), false, backoffOf.apply(source)));
+        });
+        CreationBackoff poolBackoff = backoffOf.apply(factory);
         // Shards made on demand count into one set of counters, so that their history outlives them.
         EngineStats onDemandStats = new EngineStats();
         this.onDemandStats = onDemandStats;
         Function<String, LeaseEngine<PhysicalConnection>> onDemand = config.onDemand() == null ? null
-                : authority -> new LeaseEngine<>(renamed(config.onDemand().settings(), name + "[" + authority + "]"),
-                        lifecycle(factoryOf(authority, config.onDemand())), gate, onDemandStats, config.leakWatch(), true);
+                : authority -> {
+                    ConnectionFactory source = factoryOf(authority, config.onDemand());
+                    // A factory made per authority is its own target, with a back-off of its own.
+                    return new LeaseEngine<>(renamed(config.onDemand().settings(), name + "[" + authority + "]"),
+                            lifecycle(source), gate, onDemandStats, config.leakWatch(), true,
+                            source == factory ? poolBackoff : CreationBackoff.on(config.engineSettings().clock()));
+                };
         EngineSettings settings = config.engineSettings();
         this.shards = new ShardSet<>(name, gate, defaultShard, declared, onDemand, config.onDemandLimit(),
                 config.onDemandIdle() == null ? 0 : config.onDemandIdle().toNanos(), settings.clock(),
@@ -92,7 +107,9 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
     }
 
     private ConnectionLifecycle lifecycle(ConnectionFactory source) {
-        return new ConnectionLifecycle(source, config.postAllocate(), config.preRelease(), config.validationQuery());
+        return new ConnectionLifecycle(source, config.postAllocate(), config.preRelease(), config.validationQuery(),
+                java.time.Duration.ofNanos(config.engineSettings().validationTimeoutNanos()),
+                config.engineSettings().clock().scheduler());
     }
 
     private ConnectionFactory factoryOf(String authority, SluicePoolConfig.Shard shard) {

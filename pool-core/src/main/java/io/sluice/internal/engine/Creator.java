@@ -2,7 +2,7 @@ package io.sluice.internal.engine;
 
 import io.sluice.AdmissionLimiter;
 import io.sluice.DestroyCause;
-import java.time.Duration;
+import io.sluice.CreationFailedException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.reactivestreams.Publisher;
@@ -15,22 +15,61 @@ import reactor.core.publisher.Sinks;
  * replacements. A creation is not tied to the waiter that caused it: the new resource becomes idle and
  * goes to the head of the queue, so FIFO holds, and a resource that arrives after its waiter gave up is
  * simply idle, never lost.
+ *
+ * <p>A creation is never cancelled. A driver may already hold a socket when a timeout would cancel it,
+ * and not every driver closes that socket on cancel; so when {@code createTimeout} passes, the creation
+ * counts as failed (the oldest waiter learns why, and {@link CreationBackoff} slows the next attempts),
+ * but its slot stays taken, counting against {@code maxSize} and the shard set's global cap, until the
+ * driver answers. A resource that arrives late is kept. The sockets a pool holds therefore never exceed
+ * its maximum, however often creations time out.
+ *
+ * <p>Every creation first asks the {@link CreationBackoff} it shares with the engines that make resources
+ * from the same target.
  */
 final class Creator<R> {
 
     private final LeaseEngine<R> engine;
     private final EngineSettings settings;
     private final AdmissionLimiter limiter;
+    final CreationBackoff backoff;
+    /** Creations under way and not yet past {@code createTimeout}. */
     private final AtomicInteger creating = new AtomicInteger();
+    /** Creations past {@code createTimeout} whose driver has not answered yet. */
+    private final AtomicInteger overdue = new AtomicInteger();
+    /** How this engine asks to be woken when the back-off lets creations start again. */
+    private final Runnable wake;
 
-    Creator(LeaseEngine<R> engine) {
+    Creator(LeaseEngine<R> engine, CreationBackoff backoff) {
         this.engine = engine;
         this.settings = engine.settings;
         this.limiter = settings.createLimiter();
+        this.backoff = backoff;
+        this.wake = () -> {
+            if (!engine.isDisposed()) {
+                engine.dispatcher.drain();
+                engine.creator.ensureMinIdle();
+            }
+        };
     }
 
     int creating() {
         return creating.get();
+    }
+
+    int overdue() {
+        return overdue.get();
+    }
+
+    /** Claims an EMPTY slot for a creation the back-off allows now; null if it does not, or there is no room. */
+    private Slot<R> claimForCreation(boolean forWaiters) {
+        if (!backoff.tryStart(wake)) {
+            return null;
+        }
+        Slot<R> empty = engine.membership.claimEmpty(forWaiters);
+        if (empty == null) {
+            backoff.notStarted();
+        }
+        return empty;
     }
 
     /** Whether a resource could still be made (an empty slot, or a creation already covering demand). */
@@ -48,7 +87,7 @@ final class Creator<R> {
 
     /** Starts a creation for the waiters; false when there is no room (or no global permit). */
     boolean createForWaiters() {
-        Slot<R> empty = engine.membership.claimEmpty(true);
+        Slot<R> empty = claimForCreation(true);
         if (empty == null) {
             return false;
         }
@@ -59,7 +98,7 @@ final class Creator<R> {
     /** Every shared resource carries {@code growAtLoad}: open another, unless one is already on its way. */
     void growForLoad() {
         if (creating.get() == 0 && !engine.isDisposed()) {
-            Slot<R> empty = engine.membership.claimEmpty(false);
+            Slot<R> empty = claimForCreation(false);
             if (empty != null) {
                 create(empty, null);
             }
@@ -68,7 +107,7 @@ final class Creator<R> {
 
     /** Starts a creation outside any waiter's demand (a replacement, a refill); null if no room. */
     Sinks.One<Boolean> createSpare() {
-        Slot<R> empty = engine.isDisposed() ? null : engine.membership.claimEmpty(false);
+        Slot<R> empty = engine.isDisposed() ? null : claimForCreation(false);
         if (empty == null) {
             return null;
         }
@@ -92,7 +131,7 @@ final class Creator<R> {
             }
         }
         while (ready < settings.minIdle()) {
-            Slot<R> empty = engine.membership.claimEmpty(false);
+            Slot<R> empty = claimForCreation(false);
             if (empty == null) {
                 return;
             }
@@ -107,7 +146,7 @@ final class Creator<R> {
             int idle = engine.state().idle();
             Mono<Integer> all = Mono.just(0);
             for (int i = idle; i < Math.min(count, engine.slots.length); i++) {
-                Slot<R> empty = engine.membership.claimEmpty(false);
+                Slot<R> empty = claimForCreation(false);
                 if (empty == null) {
                     break;
                 }
@@ -133,7 +172,7 @@ final class Creator<R> {
         } catch (Throwable error) {
             // A limiter or a timer that throws fails this creation, not the loop that asked for it.
             Exceptions.throwIfJvmFatal(error);
-            created(slot, null, error, engine.generation(), done);
+            failed(slot, error, engine.generation(), backoff.ticket(), done);
             return;
         }
         start(slot, done);
@@ -141,37 +180,94 @@ final class Creator<R> {
 
     private void start(Slot<R> slot, Sinks.One<Boolean> done) {
         int startedIn = engine.generation();
+        int ticket = backoff.ticket();
         slot.createStartedAt = engine.clock.nanoTime();
         Publisher<R> source;
         try {
             source = engine.lifecycle.create();
         } catch (Throwable error) {
             Exceptions.throwIfJvmFatal(error);
-            created(slot, null, error, startedIn, done);
+            failed(slot, error, startedIn, ticket, done);
             return;
         }
-        Mono.from(source)
-                .timeout(Duration.ofNanos(settings.createTimeoutNanos()), engine.clock.scheduler())
-                .subscribe(new Creation<>(this, slot, startedIn, done));
+        Creation<R> creation = new Creation<>(this, slot, startedIn, ticket, done);
+        try {
+            creation.timer = engine.clock.schedule(creation::timeUp, settings.createTimeoutNanos());
+        } catch (RuntimeException rejected) {
+            failed(slot, rejected, startedIn, ticket, done); // no timer, no bound: do not start what may hang
+            return;
+        }
+        Mono.from(source).subscribe(creation);
     }
 
-    void created(Slot<R> slot, R resource, Throwable error, int startedIn, Sinks.One<Boolean> done) {
-        long now = engine.clock.nanoTime();
-        if (resource == null) {
-            engine.stats.creationFailures.increment();
-            slot.set(Slot.EMPTY);
-            engine.membership.permitFreed(null);
+    /**
+     * {@code createTimeout} has passed and the driver has not answered: the creation counts as failed for
+     * the waiters and the back-off, and goes on, holding its slot, until the driver answers.
+     */
+    void overdue(Slot<R> slot, int ticket, Sinks.One<Boolean> done) {
+        overdue.incrementAndGet();
+        creating.decrementAndGet();
+        CreationFailedException error = new CreationFailedException(engine.name(), "Pool '" + engine.name()
+                + "' could not create a " + engine.lifecycle.kind() + " within createTimeout ("
+                + java.time.Duration.ofNanos(settings.createTimeoutNanos()) + "); the attempt goes on in the"
+                + " background and counts against maxSize until the driver answers", null);
+        backoff.failed(ticket, error);
+        slot.overdue = true; // last: a driver answering meanwhile waits for it (Creation#answered)
+        countFailure(error, done);
+        if (engine.isDisposed()) {
+            engine.checkTerminated(); // a close does not wait for a driver that may never answer
+        }
+    }
+
+    /** A creation ended without a resource (after {@code createTimeout} if {@code wasOverdue}). */
+    void failed(Slot<R> slot, Throwable error, int startedIn, int ticket, Sinks.One<Boolean> done) {
+        boolean wasOverdue = slot.overdue;
+        slot.overdue = false;
+        slot.set(Slot.EMPTY);
+        engine.membership.permitFreed(null);
+        if (wasOverdue) {
+            overdue.decrementAndGet(); // already counted as a failure when its time was up
+        } else {
             creating.decrementAndGet();
-            if (done != null) {
-                done.tryEmitError(error);
-            }
-            if (engine.isDisposed()) {
-                engine.checkTerminated(); // this creation may have been the last thing a close waited for
-                return;
-            }
-            engine.dispatcher.failOldestWaiter(error);
-            engine.dispatcher.drain();
+            backoff.failed(ticket, error);
+            countFailure(error, done);
+        }
+        if (engine.isDisposed()) {
+            engine.checkTerminated(); // this creation may have been the last thing a close waited for
             return;
+        }
+        engine.dispatcher.drain();
+    }
+
+    private void countFailure(Throwable error, Sinks.One<Boolean> done) {
+        engine.stats.creationFailures.increment();
+        if (done != null) {
+            done.tryEmitError(error);
+        }
+        if (!engine.isDisposed()) {
+            engine.dispatcher.failOldestWaiter(waiterError(error));
+        }
+    }
+
+    /** What a waiter failed for a creation's sake sees: the pool, the back-off, and the driver's error. */
+    private Throwable waiterError(Throwable error) {
+        if (error instanceof CreationFailedException) {
+            return error;
+        }
+        int inARow = backoff.failuresInARow();
+        long next = backoff.nanosToNextAttempt();
+        return new CreationFailedException(engine.name(), "Pool '" + engine.name() + "' could not create a "
+                + engine.lifecycle.kind() + ": " + error + (inARow > 0 ? " (" + inARow + (inARow == 1 ? " failure" : " failures") + " in a row"
+                + ", next attempt in " + next / 1_000_000 + " ms)" : ""), error);
+    }
+
+    void created(Slot<R> slot, R resource, int startedIn, Sinks.One<Boolean> done) {
+        long now = engine.clock.nanoTime();
+        backoff.succeeded();
+        if (slot.overdue) {
+            slot.overdue = false;
+            overdue.decrementAndGet();
+            creating.incrementAndGet(); // brought down below with every other creation
         }
         engine.stats.created.increment();
         engine.stats.createNanos.add(now - slot.createStartedAt);

@@ -105,7 +105,8 @@ final class Dispatcher<R> {
                 failAll();
                 return;
             }
-            Slot<R> slot = engine.claim.claim(engine);
+            long now = engine.clock.nanoTime();
+            Slot<R> slot = engine.claim.claim(engine, now);
             if (slot == null) {
                 // A resource under creation will serve `capacity` waiters: a channel, not one call.
                 if (waiters.pending.get() > engine.creator.creating() * engine.capacity
@@ -114,7 +115,6 @@ final class Dispatcher<R> {
                 }
                 return;
             }
-            long now = engine.clock.nanoTime();
             int verdict;
             try {
                 verdict = engine.handOver.inspect(slot, now);
@@ -214,6 +214,10 @@ final class Dispatcher<R> {
     private AcquireTimeoutException timeout(AcquireOperation<R> op, long now, Throwable cause, PoolState state) {
         engine.stats.timedOut.increment();
         Events.acquired(engine.name(), now - op.startedAt, "timeout");
+        if (cause == null) {
+            // While creations fail, the waiter that gives up learns why no resource came.
+            cause = engine.creator.backoff.lastError();
+        }
         return new AcquireTimeoutException(engine.name(), Duration.ofNanos(Math.max(0, now - op.startedAt)),
                 op.deadlineFromContext, state, cause);
     }

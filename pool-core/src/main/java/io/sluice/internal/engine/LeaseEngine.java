@@ -92,7 +92,7 @@ public final class LeaseEngine<R> implements Disposable {
     final Recycler<R> recycler;
     final ShardMembership<R> membership;
     final AbandonedHandles<R> abandoned;
-    private final Housekeeper<R> housekeeper;
+    final Housekeeper<R> housekeeper;
 
     /** Bumped by {@link #evictAll()}: a creation started before it delivers a resource nobody may use. */
     private volatile int generation;
@@ -117,6 +117,17 @@ public final class LeaseEngine<R> implements Disposable {
     @SuppressWarnings("unchecked")
     public LeaseEngine(EngineSettings settings, ResourceLifecycle<R> lifecycle, SharedCapacity gate,
             EngineStats stats, LeakWatch leaks, boolean onDemand) {
+        this(settings, lifecycle, gate, stats, leaks, onDemand, CreationBackoff.on(settings.clock()));
+    }
+
+    /**
+     * The same, pacing failed creations with {@code backoff}, which every engine that makes resources from
+     * the same target (a database, an upstream) should share, so that a refusing server sees one paced
+     * stream of attempts, not one per shard.
+     */
+    @SuppressWarnings("unchecked")
+    public LeaseEngine(EngineSettings settings, ResourceLifecycle<R> lifecycle, SharedCapacity gate,
+            EngineStats stats, LeakWatch leaks, boolean onDemand, CreationBackoff backoff) {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.lifecycle = Objects.requireNonNull(lifecycle, "lifecycle");
         this.stats = Objects.requireNonNull(stats, "stats");
@@ -132,7 +143,7 @@ public final class LeaseEngine<R> implements Disposable {
         this.admission = new Admission<>(this);
         this.handOver = new HandOver<>(this);
         this.dispatcher = new Dispatcher<>(this);
-        this.creator = new Creator<>(this);
+        this.creator = new Creator<>(this, Objects.requireNonNull(backoff, "backoff"));
         this.recycler = new Recycler<>(this);
         this.membership = new ShardMembership<>(this, Objects.requireNonNull(gate, "gate"));
         this.abandoned = new AbandonedHandles<>(this);
@@ -319,9 +330,14 @@ public final class LeaseEngine<R> implements Disposable {
         }
     }
 
+    /**
+     * Completes the close once every slot is empty. A creation past its timeout is not waited for: its
+     * driver may take as long as the operating system lets a socket hang, and its resource, should one
+     * come, is destroyed on arrival.
+     */
     void checkTerminated() {
         for (Slot<R> slot : slots) {
-            if (slot.get() != Slot.EMPTY) {
+            if (slot.get() != Slot.EMPTY && !(slot.get() == Slot.CREATING && slot.overdue)) {
                 return;
             }
         }

@@ -36,6 +36,11 @@ public interface ResourceLifecycle<R> {
     /** Releases everything the resource holds. Errors are counted, never retried. */
     Publisher<Void> destroy(R resource);
 
+    /** What one resource is called in messages: "connection", "channel". */
+    default String kind() {
+        return "resource";
+    }
+
     /**
      * For shared resources (capacity above 1): whether this one should be picked before others that are
      * not, for example a channel that is READY rather than in TRANSIENT_FAILURE. Called on every pick, so

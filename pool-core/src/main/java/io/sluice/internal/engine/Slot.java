@@ -45,6 +45,8 @@ final class Slot<R> extends AtomicInteger {
     long createStartedAt;
     /** Housekeeping has started this (shared) resource's replacement. */
     volatile boolean replacing;
+    /** Its creation has passed {@code createTimeout}; the driver has not answered yet. */
+    volatile boolean overdue;
     /** The shard this resource is being closed for, so that its permit goes there first. */
     ShardMembership<?> reclaimedFor;
     /** The current lease, for resources of capacity 1 (for leak reclaim and forced close). */
