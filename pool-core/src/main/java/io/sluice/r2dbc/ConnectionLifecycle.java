@@ -11,6 +11,7 @@ import java.util.function.Function;
 import org.reactivestreams.Publisher;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Scheduler;
 
 /** How the engine makes, checks, resets and closes R2DBC connections. */
 final class ConnectionLifecycle implements ResourceLifecycle<PhysicalConnection> {
@@ -21,15 +22,24 @@ final class ConnectionLifecycle implements ResourceLifecycle<PhysicalConnection>
     private final Function<? super Connection, ? extends Publisher<Void>> postAllocate;
     private final Function<? super Connection, ? extends Publisher<Void>> preRelease;
     private final String validationQuery;
+    private final Duration validationTimeout;
+    private final Scheduler timer;
 
     ConnectionLifecycle(ConnectionFactory factory,
             Function<? super Connection, ? extends Publisher<Void>> postAllocate,
             Function<? super Connection, ? extends Publisher<Void>> preRelease,
-            String validationQuery) {
+            String validationQuery, Duration validationTimeout, Scheduler timer) {
         this.factory = factory;
         this.postAllocate = postAllocate;
         this.preRelease = preRelease;
         this.validationQuery = validationQuery;
+        this.validationTimeout = validationTimeout;
+        this.timer = timer;
+    }
+
+    @Override
+    public String kind() {
+        return "connection";
     }
 
     @Override
@@ -82,10 +92,14 @@ final class ConnectionLifecycle implements ResourceLifecycle<PhysicalConnection>
             // is still running brings it up to date (and waits for a cancelled query to finish, so that the
             // next borrower does not queue behind it); then the decision to roll back is made. In an
             // aborted transaction PostgreSQL refuses the validation query itself, so a failed validation
-            // that leaves a transaction to roll back is not a dead connection: the rollback decides.
+            // that leaves a transaction to roll back is not a dead connection: the rollback decides. A
+            // connection that does not answer within the validation timeout is taken for dead (a half-open
+            // socket answers never), as it would be on borrow.
             steps.add(Mono.from(connection.validate(ValidationDepth.REMOTE))
                     .onErrorReturn(false)
                     .defaultIfEmpty(false)
+                    .timeout(validationTimeout, Mono.error(() -> new IllegalStateException(
+                            "the connection did not answer within validationTimeout " + validationTimeout)), timer)
                     .flatMap(valid -> {
                         if (!connection.isAutoCommit()) {
                             return Mono.from(connection.rollbackTransaction());

@@ -56,6 +56,9 @@ public final class SluiceConnectionFactoryProvider implements ConnectionFactoryP
         OPTIONS.put("leakReclaimAfter", (b, v) -> b.leakReclaimAfter(duration("leakReclaimAfter", v)));
     }
 
+    /** The TCP keepalive option of the drivers that offer one (PostgreSQL's and MariaDB's). */
+    static final Option<Object> TCP_KEEPALIVE = Option.valueOf("tcpKeepAlive");
+
     /** The names of the options this provider understands. */
     public static Set<String> optionNames() {
         return java.util.Collections.unmodifiableSet(OPTIONS.keySet());
@@ -63,6 +66,18 @@ public final class SluiceConnectionFactoryProvider implements ConnectionFactoryP
 
     @Override
     public SluicePool create(ConnectionFactoryOptions options) {
+        SluicePoolBuilder builder = SluicePool.builder(ConnectionFactories.get(targetOptions(options)));
+        entries(options).forEach((option, value) -> {
+            BiConsumer<SluicePoolBuilder, Object> setting = OPTIONS.get(option.name());
+            if (setting != null) {
+                setting.accept(builder, value);
+            }
+        });
+        return builder.build();
+    }
+
+    /** The options for the pooled driver: the URL's, less Sluice's own, with the pool's defaults added. */
+    static ConnectionFactoryOptions targetOptions(ConnectionFactoryOptions options) {
         Object protocolValue = options.getValue(ConnectionFactoryOptions.PROTOCOL);
         String protocol = protocolValue == null ? "" : protocolValue.toString();
         if (protocol.isBlank()) {
@@ -74,13 +89,10 @@ public final class SluiceConnectionFactoryProvider implements ConnectionFactoryP
         String driverProtocol = colon < 0 ? null : protocol.substring(colon + 1);
 
         ConnectionFactoryOptions.Builder target = ConnectionFactoryOptions.builder();
-        Map<String, Object> sluiceOptions = new LinkedHashMap<>();
         Map<Option<?>, Object> all = entries(options);
         for (Map.Entry<Option<?>, Object> entry : all.entrySet()) {
             String name = entry.getKey().name();
-            if (OPTIONS.containsKey(name)) {
-                sluiceOptions.put(name, entry.getValue());
-            } else if (!name.equals(ConnectionFactoryOptions.DRIVER.name())
+            if (!OPTIONS.containsKey(name) && !name.equals(ConnectionFactoryOptions.DRIVER.name())
                     && !name.equals(ConnectionFactoryOptions.PROTOCOL.name())) {
                 @SuppressWarnings("unchecked")
                 Option<Object> option = (Option<Object>) entry.getKey();
@@ -91,12 +103,16 @@ public final class SluiceConnectionFactoryProvider implements ConnectionFactoryP
         if (driverProtocol != null && !driverProtocol.isEmpty()) {
             target.option(ConnectionFactoryOptions.PROTOCOL, driverProtocol);
         }
-        ConnectionFactoryOptions targetOptions = target.build();
-        rejectUnknown(all.keySet(), targetOptions, driver);
-
-        SluicePoolBuilder builder = SluicePool.builder(ConnectionFactories.get(targetOptions));
-        sluiceOptions.forEach((name, value) -> OPTIONS.get(name).accept(builder, value));
-        return builder.build();
+        Set<String> driverOptions = driverOptions(target.build());
+        rejectUnknown(all.keySet(), driverOptions, driver);
+        if (driverOptions != null && driverOptions.contains(TCP_KEEPALIVE.name()) && !all.containsKey(TCP_KEEPALIVE)) {
+            // Where the driver offers it, the operating system also watches each socket: a peer that
+            // vanished while a query was running is then noticed without the pool's help. (Linux probes
+            // after net.ipv4.tcp_keepalive_time, two hours unless tuned; the pool's own keepalive and
+            // validation find dead idle connections within seconds either way.)
+            target.option(TCP_KEEPALIVE, Boolean.TRUE);
+        }
+        return target.build();
     }
 
     @Override
@@ -109,17 +125,20 @@ public final class SluiceConnectionFactoryProvider implements ConnectionFactoryP
         return DRIVER;
     }
 
-    private static void rejectUnknown(Set<Option<?>> given, ConnectionFactoryOptions target, String driver) {
-        Set<String> known = new LinkedHashSet<>(OPTIONS.keySet());
-        known.addAll(declaredOptions(ConnectionFactoryOptions.class));
-        Set<String> driverOptions = null;
+    /** The options the target driver's provider declares; null when no provider supports the target. */
+    private static Set<String> driverOptions(ConnectionFactoryOptions target) {
         for (ConnectionFactoryProvider provider : ServiceLoader.load(ConnectionFactoryProvider.class,
                 SluiceConnectionFactoryProvider.class.getClassLoader())) {
             if (!(provider instanceof SluiceConnectionFactoryProvider) && provider.supports(target)) {
-                driverOptions = declaredOptions(provider.getClass());
-                break;
+                return declaredOptions(provider.getClass());
             }
         }
+        return null;
+    }
+
+    private static void rejectUnknown(Set<Option<?>> given, Set<String> driverOptions, String driver) {
+        Set<String> known = new LinkedHashSet<>(OPTIONS.keySet());
+        known.addAll(declaredOptions(ConnectionFactoryOptions.class));
         if (driverOptions == null || driverOptions.isEmpty()) {
             return;
         }

@@ -8,7 +8,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.r2dbc.spi.Connection;
 import io.sluice.AcquireTimeoutException;
+import io.sluice.CreationFailedException;
 import io.sluice.Deadline;
+import io.sluice.DestroyCause;
 import io.sluice.testing.FakeConnection;
 import io.sluice.testing.FakeConnectionFactory;
 import java.lang.ref.Reference;
@@ -151,7 +153,7 @@ class SluicePoolAcquireTest {
     }
 
     @Test
-    void deadlineCoversValidationAndACheckCutShortByItKeepsTheConnection() {
+    void aCheckCutShortByTheBorrowersDeadlineGoesOnAndRetiresAConnectionThatCannotAnswer() {
         SluicePool pool = fixture.pool(fixture.builder().maxSize(1).validationTimeout(Duration.ofSeconds(1)));
         pool.warmup(1).block();
         FakeConnection connection = fixture.factory.last();
@@ -161,10 +163,33 @@ class SluicePoolAcquireTest {
         TestSubscriber<Connection> borrower = acquire(pool.create().contextWrite(Deadline.within(Duration.ofMillis(300))));
         fixture.advance(Duration.ofMillis(300));
 
-        // The borrower's time ran out, not the connection's health: it fails, the connection stays.
+        // The borrower's time ran out; the check goes on, holding the connection, to its own timeout.
         assertThat(borrower.expectTerminalError()).isInstanceOf(AcquireTimeoutException.class);
         assertThat(connection.closes).hasValue(0);
+        assertThat(pool.state().idle()).isZero();
+        fixture.advance(Duration.ofMillis(700));
+        assertThat(connection.closes).as("no answer within validationTimeout: retired").hasValue(1);
+        assertThat(pool.stats().destroyed(DestroyCause.VALIDATION)).isOne();
+    }
+
+    @Test
+    void aCheckCutShortByTheBorrowersDeadlineThatPassesLaterKeepsTheConnection() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1).validationTimeout(Duration.ofSeconds(1)));
+        pool.warmup(1).block();
+        FakeConnection connection = fixture.factory.last();
+        Sinks.One<Boolean> slowAnswer = Sinks.one();
+        connection.remoteValidation = slowAnswer.asMono();
+        fixture.advance(Duration.ofSeconds(1));
+
+        TestSubscriber<Connection> borrower = acquire(pool.create().contextWrite(Deadline.within(Duration.ofMillis(300))));
+        fixture.advance(Duration.ofMillis(600));
+        assertThat(borrower.expectTerminalError()).isInstanceOf(AcquireTimeoutException.class);
+        slowAnswer.tryEmitValue(true); // a freeze of 0.6 s, shorter than the validation timeout
+
+        assertThat(connection.closes).hasValue(0);
         assertThat(pool.state().idle()).isEqualTo(1);
+        assertThat(physical(received(acquire(pool.create())))).as("checked moments ago: no new check")
+                .isSameAs(connection);
     }
 
     @Test
@@ -267,7 +292,10 @@ class SluicePoolAcquireTest {
 
         TestSubscriber<Connection> borrower = acquire(pool.create());
 
-        assertThat(borrower.expectTerminalError()).hasMessage("connection refused");
+        assertThat(borrower.expectTerminalError()).isInstanceOf(CreationFailedException.class)
+                .hasMessageContaining("Pool '" + pool.name() + "' could not create a connection")
+                .hasMessageContaining("connection refused")
+                .cause().hasMessage("connection refused");
         assertThat(pool.state().creating()).isZero();
         assertThat(pool.state().pending()).isZero();
     }

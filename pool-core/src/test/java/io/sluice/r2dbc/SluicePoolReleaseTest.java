@@ -143,7 +143,7 @@ class SluicePoolReleaseTest {
 
         TestSubscriber<Connection> borrower = acquire(pool.create());
 
-        assertThat(borrower.expectTerminalError()).hasMessage("bad search_path");
+        assertThat(borrower.expectTerminalError()).cause().hasMessage("bad search_path");
         assertThat(fixture.factory.last().closes).hasValue(1);
     }
 

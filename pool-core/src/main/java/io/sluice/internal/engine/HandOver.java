@@ -3,6 +3,7 @@ package io.sluice.internal.engine;
 import io.sluice.DestroyCause;
 import io.sluice.PoolClosedException;
 import java.time.Duration;
+import reactor.core.Disposable;
 import reactor.core.Exceptions;
 import reactor.core.publisher.Mono;
 
@@ -38,7 +39,7 @@ final class HandOver<R> {
     void proceed(AcquireOperation<R> op, long now) {
         if (engine.waiters.pending.get() == 0) {
             Slot<R> slot;
-            while ((slot = engine.claim.claim(engine)) != null) {
+            while ((slot = engine.claim.claim(engine, now)) != null) {
                 int verdict = inspect(slot, now);
                 if (verdict == GOOD) {
                     if (op.compareAndSet(AcquireOperation.RUNNING, AcquireOperation.HANDING)) {
@@ -152,13 +153,21 @@ final class HandOver<R> {
     }
 
     /**
-     * Validates remotely (or locally, for a driver whose local check is asynchronous) within what is left
-     * of the deadline, then hands over; on failure the resource is destroyed and the acquire waits again
-     * with its original deadline.
+     * Validates remotely (or locally, for a driver whose local check is asynchronous), then hands over; on
+     * failure the resource is retired and the acquire moves on: it waits again, with its original
+     * deadline, for another resource.
+     *
+     * <p>The check belongs to the resource, not to the borrower: it runs to its own
+     * {@code validationTimeout} whatever happens to the borrower. The borrower waits for it no longer than
+     * half of what is left of its deadline (and no longer than the validation timeout); then it moves on,
+     * and the check goes on in the background, holding the resource, which goes back to the idle ones if
+     * it passes and is retired if it fails or does not answer in time. So a connection that cannot answer
+     * is never handed out, a borrower is never stuck on one, and a network freeze shorter than the
+     * validation timeout throws no healthy connection away.
      */
     void validateThenComplete(AcquireOperation<R> op, Slot<R> slot, long now) {
-        long budget = Math.min(settings.validationTimeoutNanos(), op.deadline() - now);
-        if (budget <= 0) {
+        long remaining = op.deadline() - now;
+        if (remaining <= 0) {
             engine.recycler.giveBack(slot);
             if (op.endFrom(AcquireOperation.CHECKING)) {
                 op.fail(engine.dispatcher.timeout(op, now, null));
@@ -167,34 +176,49 @@ final class HandOver<R> {
         }
         boolean remote = now - slot.idleSince() > settings.remoteValidationNanos();
         Mono<Boolean> check = validation(slot.resource, remote);
-        Validation<R> validation = new Validation<>(slot, remote, engine.clock, valid -> checked(op, slot, valid));
-        validation.cutShortByDeadline = budget < settings.validationTimeoutNanos();
-        if (!validation.tryInPlace(check)) {
-            validation.subscribeTo(check.timeout(Duration.ofNanos(budget), engine.clock.scheduler()));
+        Disposable[] patience = new Disposable[1];
+        Validation<R> validation = new Validation<>(slot, remote, engine.clock, valid -> {
+            Disposable timer = patience[0];
+            if (timer != null) {
+                timer.dispose();
+            }
+            checked(op, slot, valid, now);
+        });
+        if (validation.tryInPlace(check)) {
+            return;
+        }
+        long wait = Math.min(settings.validationTimeoutNanos(), remaining / 2);
+        try {
+            patience[0] = engine.clock.schedule(() -> moveOn(op), wait);
+        } catch (RuntimeException rejected) {
+            // No timer to move on with: the borrower waits for the check, which is bounded by its own timeout.
+        }
+        validation.subscribeTo(check.timeout(Duration.ofNanos(settings.validationTimeoutNanos()),
+                engine.clock.scheduler()));
+    }
+
+    /** A borrower waited long enough for a check: it goes back to the queue (or times out) meanwhile. */
+    private void moveOn(AcquireOperation<R> op) {
+        if (op.get() == AcquireOperation.CHECKING) {
+            engine.dispatcher.enqueue(op, AcquireOperation.CHECKING, engine.clock.nanoTime());
         }
     }
 
-    private void checked(AcquireOperation<R> op, Slot<R> slot, Boolean valid) {
+    private void checked(AcquireOperation<R> op, Slot<R> slot, boolean valid, long startedAt) {
         long at = engine.clock.nanoTime();
-        if (valid == null) {
-            // The borrower's deadline ran out during the check: the resource may be fine; keep it.
-            engine.recycler.giveBack(slot);
-            if (op.endFrom(AcquireOperation.CHECKING)) {
-                op.fail(engine.dispatcher.timeout(op, at, null));
-            }
-            return;
-        }
         if (valid) {
             if (op.compareAndSet(AcquireOperation.CHECKING, AcquireOperation.HANDING)) {
                 complete(op, slot, at);
             } else {
-                engine.recycler.giveBack(slot);
+                engine.recycler.giveBack(slot); // its borrower moved on or left: idle again, freshly checked
             }
-        } else {
-            engine.recycler.retireHeld(slot, DestroyCause.VALIDATION);
-            if (op.get() == AcquireOperation.CHECKING) {
-                engine.dispatcher.enqueue(op, AcquireOperation.CHECKING, at);
-            }
+            return;
+        }
+        engine.recycler.retireHeld(slot, DestroyCause.VALIDATION);
+        // One connection found dead: the others idle since before its check may be dead too.
+        engine.housekeeper.checkIdleAfterFault(startedAt);
+        if (op.get() == AcquireOperation.CHECKING) {
+            engine.dispatcher.enqueue(op, AcquireOperation.CHECKING, at);
         }
     }
 }

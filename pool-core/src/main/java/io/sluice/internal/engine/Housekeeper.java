@@ -1,6 +1,7 @@
 package io.sluice.internal.engine;
 
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
 import io.sluice.DestroyCause;
 import reactor.core.Disposable;
 import reactor.core.publisher.Mono;
@@ -144,16 +145,53 @@ final class Housekeeper<R> implements Runnable {
         engine.creator.ensureMinIdle();
     }
 
+    /** When the last check of every idle resource after a fault started; such checks run one round at a time. */
+    private final AtomicLong lastFaultRound = new AtomicLong(Long.MIN_VALUE / 2);
+
+    /**
+     * A validation that started at {@code startedAt} has just failed. Whatever killed that connection (a
+     * firewall or NAT that forgot its connections, a database fail-over) has likely killed the others idle
+     * since before it too: they are checked now, in the background, rather than one by one in front of
+     * borrowers. At most one such round per {@code validationTimeout}, so that a dying database is not
+     * flooded with checks.
+     */
+    void checkIdleAfterFault(long startedAt) {
+        if (engine.capacity != 1 || engine.isDisposed()) {
+            return;
+        }
+        long now = settings.clock().nanoTime();
+        long last = lastFaultRound.get();
+        if (now - last < settings.validationTimeoutNanos() || !lastFaultRound.compareAndSet(last, now)) {
+            return;
+        }
+        int generation = engine.generation();
+        for (Slot<R> slot : engine.slots) {
+            if (slot.get() == 0 && slot.idleSince() - startedAt < 0 && slot.compareAndSet(0, Slot.RESERVED)) {
+                if (slot.idleSince() - startedAt < 0) {
+                    keepAlive(slot, generation);
+                } else {
+                    slot.set(0); // heard from meanwhile
+                    engine.recycler.recheckAfterIdle(slot, generation);
+                }
+            }
+        }
+        engine.dispatcher.drain();
+    }
+
     private void keepAlive(Slot<R> slot, int generation) {
+        long startedAt = settings.clock().nanoTime();
         Mono<Boolean> check = engine.handOver.validation(slot.resource, true);
         Validation<R> validation = new Validation<>(slot, true, settings.clock(), valid -> {
-            if (Boolean.TRUE.equals(valid) && generation == engine.generation() && !engine.isDisposed()) {
+            if (valid && generation == engine.generation() && !engine.isDisposed()) {
                 slot.set(0);
                 engine.recycler.recheckAfterIdle(slot, generation);
                 engine.dispatcher.drain();
             } else {
-                engine.recycler.destroy(slot, !Boolean.TRUE.equals(valid) ? DestroyCause.VALIDATION
+                engine.recycler.destroy(slot, !valid ? DestroyCause.VALIDATION
                         : engine.isDisposed() ? DestroyCause.CLOSE : DestroyCause.EVICT_ALL);
+                if (!valid) {
+                    checkIdleAfterFault(startedAt);
+                }
             }
         });
         if (!validation.tryInPlace(check)) {

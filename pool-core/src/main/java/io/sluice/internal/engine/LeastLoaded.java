@@ -30,7 +30,7 @@ final class LeastLoaded<R> implements ClaimPolicy<R> {
     }
 
     @Override
-    public Slot<R> claim(LeaseEngine<R> engine) {
+    public Slot<R> claim(LeaseEngine<R> engine, long now) {
         Slot<R>[] slots = engine.slots;
         for (;;) {
             int[] lightest = {UNKNOWN};

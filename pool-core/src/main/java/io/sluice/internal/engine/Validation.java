@@ -14,12 +14,12 @@ final class Validation<R> implements CoreSubscriber<Boolean> {
     private final Slot<R> slot;
     private final boolean remote;
     private final PoolClock clock;
-    private final Consumer<Boolean> outcome; // true, false, or null: unknown
+    private final Consumer<Boolean> outcome;
     private boolean valid;
     private boolean finished;
     /** SUBSCRIBING until the subscribe call returns; PARKED if the outcome came meanwhile, on any thread. */
     private final java.util.concurrent.atomic.AtomicInteger phase = new java.util.concurrent.atomic.AtomicInteger();
-    private volatile Boolean parkedResult;
+    private volatile boolean parkedResult;
     private static final int SUBSCRIBING = 0;
     private static final int RETURNED = 1;
     private static final int PARKED = 2;
@@ -57,13 +57,9 @@ final class Validation<R> implements CoreSubscriber<Boolean> {
         valid = Boolean.TRUE.equals(value);
     }
 
-    /** Set when the check's time was the borrower's remaining deadline, shorter than the validation timeout. */
-    boolean cutShortByDeadline;
-
     @Override
     public void onError(Throwable error) {
-        // Out of the borrower's time is not out of the resource's health: the outcome is "unknown" (null).
-        finish(cutShortByDeadline && error instanceof java.util.concurrent.TimeoutException ? null : false);
+        finish(false);
     }
 
     @Override
@@ -71,12 +67,12 @@ final class Validation<R> implements CoreSubscriber<Boolean> {
         finish(valid);
     }
 
-    private void finish(Boolean result) {
+    private void finish(boolean result) {
         if (finished) {
             return;
         }
         finished = true;
-        if (Boolean.TRUE.equals(result) && remote) {
+        if (result && remote) {
             slot.lastValidated = clock.nanoTime();
         }
         parkedResult = result;

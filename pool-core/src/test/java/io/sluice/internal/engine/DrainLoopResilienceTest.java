@@ -125,6 +125,7 @@ class DrainLoopResilienceTest {
         TestSubscriber<Lease<Integer>> next = TestSubscriber.create();
         engine.acquire().subscribe(next);
         firstCreation.tryEmitError(new IllegalStateException("connection refused"));
+        engines.time.advanceTimeBy(Duration.ofMillis(CreationBackoff.BASE_MILLIS)); // the back-off's first pause
 
         assertThat(next.isTerminatedComplete()).as("the next waiter got a new resource").isTrue();
     }

@@ -14,6 +14,8 @@ final class ScriptedLifecycle implements ResourceLifecycle<Integer> {
     volatile Supplier<Mono<Integer>> creation = () -> Mono.fromSupplier(made::incrementAndGet);
     /** How the next validation behaves; by default it answers true at once. */
     volatile Supplier<Mono<Boolean>> validation = () -> Mono.just(true);
+    /** Resources whose every check fails, answering later (as a remote check would); null: none. */
+    volatile java.util.function.IntPredicate dead;
     /** When set, {@link #preferred} throws, as a lifecycle reading a half-destroyed resource would. */
     volatile boolean preferredThrows;
 
@@ -24,6 +26,10 @@ final class ScriptedLifecycle implements ResourceLifecycle<Integer> {
 
     @Override
     public Publisher<Boolean> validate(Integer resource, boolean remote) {
+        java.util.function.IntPredicate deadOnes = dead;
+        if (deadOnes != null && deadOnes.test(resource)) {
+            return Mono.just(false).hide();
+        }
         return validation.get();
     }
 
