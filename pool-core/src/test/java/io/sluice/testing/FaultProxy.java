@@ -24,7 +24,8 @@ import java.util.function.Supplier;
  * inject the network faults the pool must survive, and to count the connections the pool makes.
  *
  * <p>{@link #start(int)} listens on {@code 127.0.0.1:}{@link #port()} and forwards every accepted
- * connection to {@code 127.0.0.1:targetPort}. Forwarding ({@link #pass()}) is the initial mode. The faults:
+ * connection to {@code 127.0.0.1:targetPort}; for an R2DBC URL, {@link #throughProxy(String, int)} points
+ * it at the proxy. Forwarding ({@link #pass()}) is the initial mode. The faults:
  * <ul>
  *   <li>{@link #freeze()}: a network freeze (a paused VM, a partition that heals). Nothing is forwarded
  *       in either direction, on existing connections and on new ones, which are accepted and counted but
@@ -105,6 +106,30 @@ public final class FaultProxy implements AutoCloseable {
         FaultProxy proxy = new FaultProxy(listener, targetPort);
         proxy.acceptor.start();
         return proxy;
+    }
+
+    /**
+     * Rewrites the host and port of an R2DBC URL such as
+     * {@code r2dbc:postgresql://user:password@host:5432/database?option=value} to {@code 127.0.0.1:proxyPort},
+     * keeping the scheme, the user, the database and the options.
+     */
+    public static String throughProxy(String r2dbcUrl, int proxyPort) {
+        int schemeEnd = r2dbcUrl.indexOf("://");
+        if (schemeEnd < 0) {
+            throw new IllegalArgumentException("not a URL with a host: " + r2dbcUrl);
+        }
+        int authorityStart = schemeEnd + 3;
+        int authorityEnd = r2dbcUrl.length();
+        for (char delimiter : new char[] {'/', '?', '#'}) {
+            int at = r2dbcUrl.indexOf(delimiter, authorityStart);
+            if (at >= 0 && at < authorityEnd) {
+                authorityEnd = at;
+            }
+        }
+        // A password may contain '@' (the last one ends the user information), never '/'.
+        int userEnd = r2dbcUrl.lastIndexOf('@', authorityEnd - 1);
+        int hostStart = userEnd >= authorityStart ? userEnd + 1 : authorityStart;
+        return r2dbcUrl.substring(0, hostStart) + "127.0.0.1:" + proxyPort + r2dbcUrl.substring(authorityEnd);
     }
 
     /** The port clients connect to. */

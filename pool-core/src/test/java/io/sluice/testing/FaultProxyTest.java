@@ -2,6 +2,7 @@ package io.sluice.testing;
 
 import static java.nio.charset.StandardCharsets.US_ASCII;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
@@ -25,6 +26,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /** Each fault of {@link FaultProxy}, between plain sockets and an echo server on loopback. */
 @Timeout(60)
@@ -299,6 +302,26 @@ class FaultProxyTest {
             again.setReuseAddress(true);
             again.bind(new InetSocketAddress(LOOPBACK, port));
         }
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "r2dbc:postgresql://postgres@127.0.0.1:5432/test | r2dbc:postgresql://postgres@127.0.0.1:6000/test",
+        "r2dbc:postgresql://u:p@ss:w@db.example:6543/app?ssl=true&a=b@c | r2dbc:postgresql://u:p@ss:w@127.0.0.1:6000/app?ssl=true&a=b@c",
+        "r2dbc:postgresql://localhost/test | r2dbc:postgresql://127.0.0.1:6000/test",
+        "r2dbc:postgresql://u@[::1]:5432/db | r2dbc:postgresql://u@127.0.0.1:6000/db",
+        "r2dbc:postgresql://u@host:5432?options=x | r2dbc:postgresql://u@127.0.0.1:6000?options=x",
+        "r2dbc:postgresql://u@host:5432 | r2dbc:postgresql://u@127.0.0.1:6000",
+        "r2dbcs:postgresql://u@h1:5432,h2:5433/db | r2dbcs:postgresql://u@127.0.0.1:6000/db",
+        "r2dbc:pool:postgresql://u:secret@host:5432/db?maxSize=3 | r2dbc:pool:postgresql://u:secret@127.0.0.1:6000/db?maxSize=3",
+    })
+    void throughProxyPointsAUrlAtTheProxyKeepingUserDatabaseAndOptions(String url, String expected) {
+        assertThat(FaultProxy.throughProxy(url, 6000)).isEqualTo(expected);
+    }
+
+    @Test
+    void throughProxyRefusesAUrlWithoutAHost() {
+        assertThatIllegalArgumentException().isThrownBy(() -> FaultProxy.throughProxy("r2dbc:h2:mem:test", 6000));
     }
 
     private Socket connect() throws IOException {
