@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.r2dbc.spi.ConnectionFactories;
 import io.r2dbc.spi.ConnectionFactory;
+import io.r2dbc.spi.ConnectionFactoryOptions;
+import io.r2dbc.spi.Option;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
@@ -84,5 +86,17 @@ class SluiceConnectionFactoryProviderTest {
     void aUrlWithoutATargetDriverIsRejected() {
         assertThatThrownBy(() -> ConnectionFactories.get("r2dbc:sluice://127.0.0.1/test"))
                 .hasMessageContaining("r2dbc:sluice:<driver>://");
+    }
+
+    @Test
+    void aUrlTurnsOnTheDriversTcpKeepaliveUnlessItSaysOtherwise() {
+        ConnectionFactoryOptions plain = SluiceConnectionFactoryProvider.targetOptions(
+                ConnectionFactoryOptions.parse(BASE + "?maxSize=3"));
+        assertThat(plain.getValue(SluiceConnectionFactoryProvider.TCP_KEEPALIVE)).isEqualTo(Boolean.TRUE);
+        assertThat(plain.hasOption(Option.valueOf("maxSize"))).as("Sluice's own options stay with Sluice").isFalse();
+
+        ConnectionFactoryOptions off = SluiceConnectionFactoryProvider.targetOptions(
+                ConnectionFactoryOptions.parse(BASE + "?tcpKeepAlive=false"));
+        assertThat(off.getValue(SluiceConnectionFactoryProvider.TCP_KEEPALIVE)).isEqualTo("false");
     }
 }

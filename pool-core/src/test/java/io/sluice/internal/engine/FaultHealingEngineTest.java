@@ -164,6 +164,32 @@ class FaultHealingEngineTest {
     }
 
     @Test
+    void creationsPastTheirTimeoutKeepCountingAgainstAShardSetsGlobalMaximum() {
+        List<Sinks.One<Integer>> pending = new CopyOnWriteArrayList<>();
+        lifecycle.creation = () -> {
+            Sinks.One<Integer> answer = Sinks.one();
+            pending.add(answer);
+            return answer.asMono();
+        };
+        SharedCapacity global = SharedCapacity.of(4);
+        List<LeaseEngine<Integer>> shards = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            EngineSettings settings = new EngineSettings("shard-" + i, 4, 0, 1, ms(1_000), ms(500), 0, 0, 0,
+                    ms(30_000), Long.MAX_VALUE / 4, 0, ms(1_000), ms(1_000), 0, 0, 0, AdmissionLimiter.unlimited(),
+                    AdmissionLimiter.unlimited(), PoolClock.of(time));
+            LeaseEngine<Integer> shard = new LeaseEngine<>(settings, lifecycle, global, new EngineStats(),
+                    LeakWatch.OFF, false, CreationBackoff.on(PoolClock.of(time)));
+            engines.add(shard);
+            shards.add(shard);
+        }
+        for (int i = 0; i < 600; i++) {
+            shards.get(i % 3).acquire().subscribe(lease -> { }, error -> { });
+            time.advanceTimeBy(Duration.ofMillis(10));
+        }
+        assertThat(pending).as("creations ever started: the global maximum, never more").hasSize(4);
+    }
+
+    @Test
     void aCloseDoesNotWaitForACreationPastItsTimeoutAndItsLateConnectionIsClosed() {
         Sinks.One<Integer> answer = Sinks.one();
         lifecycle.creation = answer::asMono;
