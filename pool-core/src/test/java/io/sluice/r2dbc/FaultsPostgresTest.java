@@ -128,10 +128,15 @@ class FaultsPostgresTest {
         List<Outcome> after = load(100, Duration.ofSeconds(7));
         watch.dispose();
 
+        List<Outcome> failed = failures(after);
+        System.out.printf("[half-open] %d requests after the fault, %d failed (%d of them acquires, the slowest"
+                + " after %d ms); all 10 dead connections retired %s after the fault%n", after.size(), failed.size(),
+                failed.stream().filter(outcome -> !outcome.acquired()).count(),
+                failed.stream().filter(outcome -> !outcome.acquired()).mapToLong(Outcome::millis).max().orElse(0),
+                allRetiredAt.get() == 0 ? "never" : (allRetiredAt.get() - faultAt) / 1_000_000 + " ms");
         assertThat(allRetiredAt.get()).as("every dead connection retired").isNotZero();
         assertThat(Duration.ofNanos(allRetiredAt.get() - faultAt)).as("retired within 5 s of the fault")
                 .isLessThanOrEqualTo(Duration.ofSeconds(5));
-        List<Outcome> failed = failures(after);
         assertThat(failed.size()).as("requests failed of %d issued after the fault: %s", after.size(), failed)
                 .isLessThanOrEqualTo(after.size() / 100);
         assertThat(failed).filteredOn(outcome -> !outcome.acquired()).allSatisfy(outcome -> {
@@ -155,6 +160,8 @@ class FaultsPostgresTest {
         List<Outcome> during = load(20, Duration.ofSeconds(2));
 
         PoolStats stats = pool.stats();
+        System.out.printf("[freeze] a 0.7 s freeze: %d connections thrown away, %d of %d requests failed%n",
+                stats.destroyedTotal(), failures(during).size(), during.size());
         assertThat(stats.destroyedTotal()).as("connections thrown away: %s", stats).isZero();
         assertThat(during.subList(during.size() - 10, during.size())).as("after the freeze").noneMatch(Outcome::failed);
     }
@@ -169,6 +176,9 @@ class FaultsPostgresTest {
 
         List<Outcome> refused = load(200, Duration.ofSeconds(3));
 
+        System.out.printf("[resets] %d connection attempts in 3 s at 200 requests/s; %d requests, %d failed,"
+                + " the slowest after %d ms%n", proxy.attempts(), refused.size(), failures(refused).size(),
+                refused.stream().mapToLong(Outcome::millis).max().orElse(0));
         assertThat(proxy.attempts()).as("connection attempts in 3 s at 200 requests/s").isLessThanOrEqualTo(30);
         assertThat(refused).hasSizeGreaterThan(500).allSatisfy(outcome -> {
             assertThat(outcome.error()).isInstanceOfAny(CreationFailedException.class, AcquireTimeoutException.class)
@@ -178,7 +188,11 @@ class FaultsPostgresTest {
         });
 
         proxy.resetNew(false);
+        long healedAt = System.nanoTime();
         List<Outcome> healed = load(200, Duration.ofSeconds(4));
+        healed.stream().filter(outcome -> !outcome.failed()).mapToLong(Outcome::issuedAt).min().ifPresent(first ->
+                System.out.printf("[resets] first success issued %d ms after the server accepted again%n",
+                        (first - healedAt) / 1_000_000));
         assertThat(healed.subList(healed.size() - 200, healed.size())).as("the last second after the fault")
                 .noneMatch(Outcome::failed);
     }
@@ -192,6 +206,8 @@ class FaultsPostgresTest {
 
         List<Outcome> frozen = load(100, Duration.ofSeconds(3));
 
+        System.out.printf("[frozen-create] a 3 s freeze, createTimeout 500 ms: %d connection attempts, at most %d"
+                + " sockets open at once (maxSize 10)%n", proxy.attempts(), proxy.maxOpenSockets());
         assertThat(frozen).allMatch(Outcome::failed);
         assertThat(proxy.maxOpenSockets()).as("sockets open at once, maxSize 10").isLessThanOrEqualTo(10);
         assertThat(pool.state().creating()).as("creations the pool still counts").isLessThanOrEqualTo(10);
