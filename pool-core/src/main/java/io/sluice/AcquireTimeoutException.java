@@ -18,7 +18,7 @@ public final class AcquireTimeoutException extends PoolException {
         super(poolName, "Acquire from pool '" + poolName + "' timed out after " + millis(waited)
                 + (deadlineFromContext ? " (deadline from the subscriber's Context)" : " (acquireTimeout)")
                 + "; pool state: " + state
-                + (cause == null ? "" : "; creating " + (state.creating() > 0 ? "is" : "was") + " failing: " + cause),
+                + (cause == null ? "" : "; creations are failing, the last with: " + cause),
                 cause);
         this.waited = waited;
         this.state = state;

@@ -52,6 +52,12 @@ import reactor.core.publisher.Sinks;
  * ({@link SharedCapacity}); {@link ShardUse} keeps a shard made on demand from being retired while anyone
  * uses it.
  *
+ * <p><b>Faults.</b> A check that cannot answer belongs to its resource, not to the borrower who asked for
+ * it: it runs to its own timeout while the borrower moves on ({@link HandOver}), and one failure sends the
+ * other idle resources to be checked at once ({@link Housekeeper}). Failed creations are paced by a
+ * {@link CreationBackoff} shared by the engines of one target, and a creation is never cancelled
+ * ({@link Creator}), so the sockets a pool holds never exceed its maximum.
+ *
  * <p><b>Retirement.</b> A resource past its lifetime, swept by {@link #evictAll()}, or in a closing pool
  * is marked RETIRING: it takes no new leases and is destroyed when its last lease returns.
  *
