@@ -67,6 +67,8 @@ public final class SluicePoolBuilder {
     private AdmissionLimiter createLimiter = AdmissionLimiter.unlimited();
     private final Map<String, ShardSpec> shards = new LinkedHashMap<>();
     private final ShardSpec shardDefaults = new ShardSpec();
+    /** Authorities declared more than once, refused by build(): the last declaration would win silently. */
+    private final java.util.Set<String> duplicateShards = new java.util.LinkedHashSet<>();
     private int onDemandLimit;
     private Duration onDemandIdle;
     private Function<String, ConnectionFactory> factoryPerAuthority;
@@ -271,7 +273,9 @@ public final class SluicePoolBuilder {
         ConfigRules.notBlank("authority", authority);
         ShardSpec spec = new ShardSpec();
         settings.accept(spec);
-        shards.put(authority, spec);
+        if (shards.put(authority, spec) != null) {
+            duplicateShards.add(authority);
+        }
         return this;
     }
 
@@ -346,12 +350,18 @@ public final class SluicePoolBuilder {
         Map<String, SluicePoolConfig.Shard> declared = new LinkedHashMap<>();
         SluicePoolConfig.Shard onDemand = null;
         if (sharded) {
-            int minIdleSum = minIdle;
-            defaultShard = shard(pool, poolName, shardDefaults, "shardDefaults").settings();
+            if (!duplicateShards.isEmpty()) {
+                throw new IllegalArgumentException("shard " + duplicateShards + " declared more than once: declare"
+                        + " each authority once, with all its settings");
+            }
+            // The default shard serves the acquires without an authority: the pool's own minIdle is its.
+            defaultShard = shard(pool, poolName, new ShardSpec().minIdle(minIdle).over(shardDefaults), "shardDefaults",
+                    minIdle).settings();
+            int minIdleSum = defaultShard.minIdle();
             for (Map.Entry<String, ShardSpec> entry : shards.entrySet()) {
                 String authority = entry.getKey();
                 SluicePoolConfig.Shard shard = shard(pool, poolName + "[" + authority + "]",
-                        entry.getValue().over(shardDefaults), "shard '" + authority + "'");
+                        entry.getValue().over(shardDefaults), "shard '" + authority + "'", 0);
                 minIdleSum += shard.settings().minIdle();
                 declared.put(authority, shard);
             }
@@ -360,7 +370,7 @@ public final class SluicePoolBuilder {
                         + " in all, must not exceed maxSize " + maxSize);
             }
             if (onDemandLimit > 0) {
-                onDemand = shard(pool, poolName, shardDefaults, "shardDefaults");
+                onDemand = shard(pool, poolName, shardDefaults, "shardDefaults", 0);
             }
         }
         if (!leakDetectionThreshold.isZero() && !leakReclaimAfter.isZero()) {
@@ -372,9 +382,10 @@ public final class SluicePoolBuilder {
     }
 
     /** One shard's settings: its spec over the pool's, checked against the pool's. */
-    private SluicePoolConfig.Shard shard(EngineSettings pool, String shardName, ShardSpec spec, String what) {
+    private SluicePoolConfig.Shard shard(EngineSettings pool, String shardName, ShardSpec spec, String what,
+            int unsetMinIdle) {
         int shardMax = spec.maxSize != null ? spec.maxSize : pool.maxSize();
-        int shardMinIdle = spec.minIdle != null ? spec.minIdle : 0;
+        int shardMinIdle = spec.minIdle != null ? spec.minIdle : unsetMinIdle;
         if (shardMax > maxSize) {
             throw new IllegalArgumentException(what + " maxSize " + shardMax + " must not exceed maxSize " + maxSize);
         }

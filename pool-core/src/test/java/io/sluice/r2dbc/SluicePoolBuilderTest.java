@@ -78,7 +78,7 @@ class SluicePoolBuilderTest {
     }
 
     @Test
-    void defaultsFollowHikariCpsTunedValues() {
+    void defaultsAreTheOnesTheBuildersJavadocJustifies() {
         SluicePool pool = builder().build();
         try {
             var settings = pool.config().engineSettings();
@@ -87,9 +87,40 @@ class SluicePoolBuilderTest {
             assertThat(settings.maxIdleTimeNanos()).isEqualTo(Duration.ofMinutes(10).toNanos());
             assertThat(settings.lifetimeJitter()).isEqualTo(0.025);
             assertThat(settings.remoteValidationNanos()).isEqualTo(Duration.ofMillis(500).toNanos());
+            assertThat(settings.validationTimeoutNanos()).isEqualTo(Duration.ofSeconds(1).toNanos());
+            assertThat(settings.keepaliveNanos()).isEqualTo(Duration.ofSeconds(30).toNanos());
             assertThat(pool.name()).startsWith("sluice-");
         } finally {
             pool.dispose();
         }
+    }
+
+    @Test
+    void aNewPoolFillsMinIdleRightAfterBuildNotAtTheFirstHousekeepingRound() {
+        PoolFixture fixture = new PoolFixture();
+        try {
+            SluicePool pool = fixture.pool(fixture.builder().maxSize(10).minIdle(4));
+            assertThat(pool.state().idle()).as("idle right after build(), no time having passed").isEqualTo(4);
+        } finally {
+            fixture.closeAll();
+        }
+    }
+
+    @Test
+    void theDefaultShardOfAShardedPoolKeepsThePoolsMinIdle() {
+        SluicePool pool = builder().maxSize(10).minIdle(3).shard("a", shard -> shard.maxSize(2)).build();
+        try {
+            assertThat(pool.config().engineSettings().minIdle()).isEqualTo(3);
+            assertThat(pool.config().shards().get("a").settings().minIdle()).isZero();
+        } finally {
+            pool.dispose();
+        }
+    }
+
+    @Test
+    void aShardDeclaredTwiceIsRefusedByBuild() {
+        SluicePoolBuilder twice = builder().shard("a", shard -> shard.maxSize(2)).shard("a", shard -> shard.maxSize(3));
+        assertThatThrownBy(twice::build).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("shard [a] declared more than once: declare each authority once, with all its settings");
     }
 }

@@ -157,6 +157,8 @@ public final class LeaseEngine<R> implements Disposable {
         membership.join();
         housekeeper.start();
         leaks.start(this);
+        // minIdle is filled now, in the background, not at the first housekeeping round.
+        creator.ensureMinIdle();
     }
 
     /** The pool's name. */
