@@ -6,11 +6,15 @@ import io.r2dbc.spi.ValidationDepth;
 import io.sluice.internal.engine.ResourceLifecycle;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.List;
 import java.util.function.Function;
 import org.reactivestreams.Publisher;
 import reactor.core.publisher.Flux;
+import reactor.core.Disposable;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.MonoSink;
 import reactor.core.scheduler.Scheduler;
 
 /** How the engine makes, checks, resets and closes R2DBC connections. */
@@ -42,16 +46,105 @@ final class ConnectionLifecycle implements ResourceLifecycle<PhysicalConnection>
         return "connection";
     }
 
+    /**
+     * Makes a connection and runs {@code postAllocate} on it. A creation cancelled at any stage closes what
+     * it made: cancelled while the driver connects, the driver is left to finish and its connection is
+     * closed on arrival (a driver may not close a half-made connection itself when cancelled); cancelled
+     * during {@code postAllocate}, the hook is cancelled and the connection closed. A failing
+     * {@code postAllocate} closes it too.
+     */
     @Override
     public Publisher<PhysicalConnection> create() {
-        return Mono.from(factory.create()).flatMap(connection -> {
-            Mono<Void> prepared = postAllocate == null ? Mono.empty() : Mono.from(postAllocate.apply(connection));
-            // If preparing fails, the half-made connection is closed, never leaked.
-            return prepared
-                    .then(Mono.fromCallable(() -> new PhysicalConnection(connection)))
-                    .onErrorResume(error -> Mono.from(connection.close()).onErrorResume(e -> Mono.empty())
-                            .then(Mono.error(error)));
+        return Mono.create(sink -> {
+            Making making = new Making(sink);
+            sink.onCancel(making::cancel);
+            Mono.from(factory.create()).subscribe(making::made, sink::error, making::completed);
         });
+    }
+
+    /** One creation: what it made, and whether its subscriber is still there for it. */
+    private final class Making {
+        private static final int MAKING = 0;
+        private static final int ENDED = 1;
+        private static final int CANCELLED = 2;
+
+        private final MonoSink<PhysicalConnection> sink;
+        private final AtomicInteger state = new AtomicInteger(MAKING);
+        private final AtomicBoolean closed = new AtomicBoolean();
+        private volatile Connection connection;
+        private volatile Disposable preparing;
+
+        Making(MonoSink<PhysicalConnection> sink) {
+            this.sink = sink;
+        }
+
+        void made(Connection made) {
+            connection = made;
+            if (state.get() == CANCELLED) {
+                closeOnce();
+                return;
+            }
+            Mono<Void> prepared = postAllocate == null ? Mono.empty() : Mono.defer(() -> Mono.from(postAllocate.apply(made)));
+            Disposable running = prepared.then(Mono.fromCallable(() -> new PhysicalConnection(made)))
+                    .subscribe(this::deliver, this::fail);
+            preparing = running;
+            if (state.get() == CANCELLED) {
+                running.dispose(); // cancelled while the hook was being subscribed
+                closeOnce();
+            }
+        }
+
+        /** The driver's publisher completed: with a connection (already in hand), or without one. */
+        void completed() {
+            if (connection == null && state.compareAndSet(MAKING, ENDED)) {
+                sink.error(new IllegalStateException("the connection factory completed without a connection"));
+            }
+        }
+
+        private void deliver(PhysicalConnection physical) {
+            if (state.compareAndSet(MAKING, ENDED)) {
+                sink.success(physical);
+            } else {
+                closeOnce();
+            }
+        }
+
+        private void fail(Throwable error) {
+            // A connection whose preparation failed is closed before anyone hears of the failure.
+            Connection made = connection;
+            if (made != null && closed.compareAndSet(false, true)) {
+                closeThen(made, () -> {
+                    if (state.compareAndSet(MAKING, ENDED)) {
+                        sink.error(error);
+                    }
+                });
+            } else if (state.compareAndSet(MAKING, ENDED)) {
+                sink.error(error);
+            }
+        }
+
+        void cancel() {
+            if (state.compareAndSet(MAKING, CANCELLED)) {
+                Disposable running = preparing;
+                if (running != null) {
+                    running.dispose();
+                }
+                if (connection != null) {
+                    closeOnce();
+                }
+            }
+        }
+
+        private void closeOnce() {
+            Connection made = connection;
+            if (made != null && closed.compareAndSet(false, true)) {
+                closeThen(made, () -> { });
+            }
+        }
+    }
+
+    private static void closeThen(Connection connection, Runnable then) {
+        Mono.from(connection.close()).onErrorResume(error -> Mono.empty()).doFinally(signal -> then.run()).subscribe();
     }
 
     @Override
