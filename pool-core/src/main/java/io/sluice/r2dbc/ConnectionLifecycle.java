@@ -2,6 +2,7 @@ package io.sluice.r2dbc;
 
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
+import io.r2dbc.spi.IsolationLevel;
 import io.r2dbc.spi.ValidationDepth;
 import io.sluice.internal.engine.ResourceLifecycle;
 import java.time.Duration;
@@ -205,20 +206,32 @@ final class ConnectionLifecycle implements ResourceLifecycle<PhysicalConnection>
         }
         steps.add(Mono.defer(() -> connection.isAutoCommit() == resource.defaultAutoCommit
                 ? Mono.empty() : Mono.from(connection.setAutoCommit(resource.defaultAutoCommit))));
-        if (resource.isolationChanged && resource.defaultIsolation != null) {
-            steps.add(Mono.from(connection.setTransactionIsolationLevel(resource.defaultIsolation)));
+        if (resource.defaultIsolation != null) {
+            // After the rollback, which ends any transaction-scoped level: only a session-level change is
+            // left to undo, and the driver's own view of it costs no round trip to read.
+            steps.add(Mono.defer(() -> resource.defaultIsolation.equals(isolationOf(connection)) ? Mono.empty()
+                    : Mono.from(connection.setTransactionIsolationLevel(resource.defaultIsolation))));
         }
+        // The connection's own timeouts, as read before the first change (zero where they cannot be read).
         if (resource.statementTimeoutChanged) {
-            steps.add(Mono.from(connection.setStatementTimeout(Duration.ZERO)));
+            steps.add(Mono.defer(() -> Mono.from(connection.setStatementTimeout(resource.timeoutsToRestore().statement()))));
         }
         if (resource.lockWaitTimeoutChanged) {
-            steps.add(Mono.from(connection.setLockWaitTimeout(Duration.ZERO)));
+            steps.add(Mono.defer(() -> Mono.from(connection.setLockWaitTimeout(resource.timeoutsToRestore().lockWait()))));
         }
         if (preRelease != null) {
             // After the rollback: a hook such as DISCARD ALL cannot run inside a transaction block.
             steps.add(Mono.defer(() -> Mono.from(preRelease.apply(connection))));
         }
         return Flux.concat(steps).then(Mono.fromRunnable(resource::forgetChanges));
+    }
+
+    private static IsolationLevel isolationOf(Connection connection) {
+        try {
+            return connection.getTransactionIsolationLevel();
+        } catch (RuntimeException unsupported) {
+            return null;
+        }
     }
 
     @Override

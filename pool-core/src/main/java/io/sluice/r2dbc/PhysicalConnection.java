@@ -28,6 +28,8 @@ final class PhysicalConnection {
     volatile boolean uncertain;
     /** An operation failed with an error that means the connection itself is gone: never reuse it. */
     volatile boolean broken;
+    /** The session's own timeouts, read before a borrower first changes one; null until then. */
+    volatile SessionTimeouts ownTimeouts;
     /** Operations subscribed and not yet finished. */
     final AtomicInteger inFlight = new AtomicInteger();
 
@@ -44,6 +46,24 @@ final class PhysicalConnection {
         } catch (RuntimeException unsupported) {
             return null;
         }
+    }
+
+    /** Reads the session's own timeouts, once, before the first change to one of them. */
+    reactor.core.publisher.Mono<Void> rememberOwnTimeouts() {
+        if (ownTimeouts != null) {
+            return reactor.core.publisher.Mono.empty();
+        }
+        return SessionTimeouts.read(connection).doOnNext(read -> {
+            if (ownTimeouts == null) {
+                ownTimeouts = read;
+            }
+        }).then();
+    }
+
+    /** What release puts back for the timeouts a borrower changed. */
+    SessionTimeouts timeoutsToRestore() {
+        SessionTimeouts own = ownTimeouts;
+        return own != null ? own : SessionTimeouts.NONE;
     }
 
     boolean sessionChanged() {

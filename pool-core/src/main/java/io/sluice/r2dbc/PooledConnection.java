@@ -77,9 +77,8 @@ final class PooledConnection implements Connection, Wrapped<Connection>, LeaseHa
 
     @Override
     public Publisher<Void> beginTransaction(TransactionDefinition definition) {
-        if (definition.getAttribute(TransactionDefinition.ISOLATION_LEVEL) != null) {
-            physical.isolationChanged = true;
-        }
+        // An isolation level given here is the transaction's, not the session's: nothing to restore (release
+        // still compares the driver's isolation level with the connection's own, at no cost).
         if (definition.getAttribute(TransactionDefinition.LOCK_WAIT_TIMEOUT) != null) {
             physical.lockWaitTimeoutChanged = true;
         }
@@ -145,13 +144,13 @@ final class PooledConnection implements Connection, Wrapped<Connection>, LeaseHa
     @Override
     public Publisher<Void> setLockWaitTimeout(Duration timeout) {
         physical.lockWaitTimeoutChanged = true;
-        return deferred(c -> c.setLockWaitTimeout(timeout));
+        return deferred(c -> physical.rememberOwnTimeouts().then(Mono.from(c.setLockWaitTimeout(timeout))));
     }
 
     @Override
     public Publisher<Void> setStatementTimeout(Duration timeout) {
         physical.statementTimeoutChanged = true;
-        return deferred(c -> c.setStatementTimeout(timeout));
+        return deferred(c -> physical.rememberOwnTimeouts().then(Mono.from(c.setStatementTimeout(timeout))));
     }
 
     @Override

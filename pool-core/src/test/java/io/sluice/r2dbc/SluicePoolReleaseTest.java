@@ -9,9 +9,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.IsolationLevel;
+import io.r2dbc.spi.Option;
 import io.r2dbc.spi.R2dbcBadGrammarException;
 import io.r2dbc.spi.R2dbcNonTransientResourceException;
 import io.r2dbc.spi.R2dbcTransientResourceException;
+import io.r2dbc.spi.TransactionDefinition;
 import io.sluice.testing.FakeConnection;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -194,5 +196,37 @@ class SluicePoolReleaseTest {
         assertThat(Watched.connectionLost(new R2dbcBadGrammarException("syntax", "42601"))).isFalse();
         assertThat(Watched.connectionLost(new R2dbcTransientResourceException("serialization", "40001"))).isFalse();
         assertThat(Watched.connectionLost(new IllegalStateException("no state"))).isFalse();
+    }
+
+    @Test
+    void aTransactionBegunWithItsOwnIsolationLevelCostsNoRestoreOnRelease() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        Connection connection = received(acquire(pool.create()));
+        FakeConnection physical = physical(connection);
+        TransactionDefinition serializable = new TransactionDefinition() {
+            @Override
+            @SuppressWarnings("unchecked")
+            public <T> T getAttribute(Option<T> option) {
+                return option.equals(ISOLATION_LEVEL) ? (T) IsolationLevel.SERIALIZABLE : null;
+            }
+        };
+        Mono.from(connection.beginTransaction(serializable)).block();
+        Mono.from(connection.commitTransaction()).block();
+        close(connection);
+
+        assertThat(physical.isolationSets).as("session-level isolation changes on release").hasValue(0);
+        assertThat(physical.getTransactionIsolationLevel()).isEqualTo(IsolationLevel.READ_COMMITTED);
+    }
+
+    @Test
+    void aSessionIsolationLevelChangedByABorrowerIsRestoredOnRelease() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        Connection connection = received(acquire(pool.create()));
+        FakeConnection physical = physical(connection);
+        Mono.from(connection.setTransactionIsolationLevel(IsolationLevel.SERIALIZABLE)).block();
+        close(connection);
+
+        assertThat(physical.getTransactionIsolationLevel()).isEqualTo(IsolationLevel.READ_COMMITTED);
+        assertThat(physical.isolationSets).as("the borrower's change and the restore").hasValue(2);
     }
 }

@@ -8,6 +8,10 @@ import static io.sluice.r2dbc.PostgresPoolFixtures.scalar;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.r2dbc.spi.Connection;
+import io.r2dbc.spi.ConnectionFactories;
+import io.r2dbc.spi.ConnectionFactory;
+import io.r2dbc.spi.ConnectionFactoryOptions;
+import io.r2dbc.spi.Option;
 import io.r2dbc.spi.IsolationLevel;
 import io.r2dbc.spi.TransactionDefinition;
 import io.sluice.testing.PostgresDatabase;
@@ -201,6 +205,55 @@ class TransactionSafetyPostgresTest {
         }
         assertThat(committedRows()).isZero();
         assertThat(idleInTransaction(database, app)).isZero();
+    }
+
+    @Test
+    void theConnectionsOwnTimeoutsFromPostAllocateComeBackAfterABorrowerChangesThem() {
+        pool.close().block(TIMEOUT);
+        pool = SluicePool.builder(driverFactory(database, app)).name(app).maxSize(1).acquireTimeout(TIMEOUT)
+                .postAllocate(connection -> execute(connection, "SET statement_timeout = '5s'")
+                        .then(execute(connection, "SET lock_timeout = '3s'")))
+                .build();
+        assertOwnTimeoutsSurviveABorrower("5s", "3s");
+    }
+
+    @Test
+    void theConnectionsOwnTimeoutsFromDriverOptionsComeBackAfterABorrowerChangesThem() {
+        pool.close().block(TIMEOUT);
+        ConnectionFactory withOptions = ConnectionFactories.get(ConnectionFactoryOptions.parse(database.url()).mutate()
+                .option(Option.valueOf("applicationName"), app)
+                .option(Option.valueOf("statementTimeout"), Duration.ofSeconds(7))
+                .option(Option.valueOf("lockWaitTimeout"), Duration.ofSeconds(4))
+                .build());
+        pool = SluicePool.builder(withOptions).name(app).maxSize(1).acquireTimeout(TIMEOUT).build();
+        assertOwnTimeoutsSurviveABorrower("7s", "4s");
+    }
+
+    private void assertOwnTimeoutsSurviveABorrower(String statementTimeout, String lockTimeout) {
+        for (int round = 0; round < 3; round++) {
+            Connection borrower = borrow();
+            try {
+                assertThat(show(borrower, "statement_timeout")).as("the connection's own").isEqualTo(statementTimeout);
+                assertThat(show(borrower, "lock_timeout")).as("the connection's own").isEqualTo(lockTimeout);
+                Mono.from(borrower.setStatementTimeout(Duration.ofMillis(1_500))).block(TIMEOUT);
+                Mono.from(borrower.setLockWaitTimeout(Duration.ofSeconds(2))).block(TIMEOUT);
+                assertThat(show(borrower, "statement_timeout")).as("positive control").isEqualTo("1500ms");
+                assertThat(show(borrower, "lock_timeout")).as("positive control").isEqualTo("2s");
+            } finally {
+                giveBack(borrower);
+            }
+        }
+        Connection next = borrow();
+        try {
+            assertThat(show(next, "statement_timeout")).isEqualTo(statementTimeout);
+            assertThat(show(next, "lock_timeout")).isEqualTo(lockTimeout);
+        } finally {
+            giveBack(next);
+        }
+    }
+
+    private static String show(Connection connection, String setting) {
+        return scalar(connection, "SHOW " + setting, String.class).block(TIMEOUT);
     }
 
     /**

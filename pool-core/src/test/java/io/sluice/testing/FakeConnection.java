@@ -31,6 +31,10 @@ public final class FakeConnection implements Connection {
     private volatile boolean inTransaction;
     private volatile boolean autoCommit = true;
     private volatile IsolationLevel isolation = IsolationLevel.READ_COMMITTED;
+    /** The session's level while a transaction begun with its own level runs; null otherwise. */
+    private volatile IsolationLevel sessionIsolation;
+    /** Session-level isolation changes asked of this connection, as round trips a real driver would make. */
+    public final AtomicInteger isolationSets = new AtomicInteger();
     private volatile Duration statementTimeout = Duration.ZERO;
 
     /** When false, both local and remote validation answer false. */
@@ -65,8 +69,10 @@ public final class FakeConnection implements Connection {
     @Override
     public Publisher<Void> beginTransaction(TransactionDefinition definition) {
         return Mono.fromRunnable(() -> {
+            // As PostgreSQL's driver does: the level is the transaction's; the session's comes back at its end.
             IsolationLevel level = definition.getAttribute(TransactionDefinition.ISOLATION_LEVEL);
             if (level != null) {
+                sessionIsolation = isolation;
                 isolation = level;
             }
             inTransaction = true;
@@ -87,7 +93,16 @@ public final class FakeConnection implements Connection {
         if (error != null) {
             return Mono.error(error);
         }
-        return Mono.fromRunnable(() -> inTransaction = false);
+        return Mono.fromRunnable(this::endTransaction);
+    }
+
+    private void endTransaction() {
+        inTransaction = false;
+        IsolationLevel session = sessionIsolation;
+        if (session != null) {
+            isolation = session;
+            sessionIsolation = null;
+        }
     }
 
     @Override
@@ -143,7 +158,7 @@ public final class FakeConnection implements Connection {
         }
         return Mono.fromRunnable(() -> {
             rollbacks.incrementAndGet();
-            inTransaction = false;
+            endTransaction();
         });
     }
 
@@ -169,7 +184,10 @@ public final class FakeConnection implements Connection {
 
     @Override
     public Publisher<Void> setTransactionIsolationLevel(IsolationLevel isolationLevel) {
-        return Mono.fromRunnable(() -> isolation = isolationLevel);
+        return Mono.fromRunnable(() -> {
+            isolationSets.incrementAndGet();
+            isolation = isolationLevel;
+        });
     }
 
     @Override
