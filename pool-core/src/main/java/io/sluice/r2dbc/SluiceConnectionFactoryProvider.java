@@ -48,6 +48,7 @@ public final class SluiceConnectionFactoryProvider implements ConnectionFactoryP
         OPTIONS.put("keepaliveInterval", (b, v) -> b.keepaliveInterval(duration("keepaliveInterval", v)));
         OPTIONS.put("validationTimeout", (b, v) -> b.validationTimeout(duration("validationTimeout", v)));
         OPTIONS.put("validationQuery", (b, v) -> b.validationQuery(text(v)));
+        OPTIONS.put("resetQuery", (b, v) -> b.resetQuery(text(v)));
         OPTIONS.put("releaseTimeout", (b, v) -> b.releaseTimeout(duration("releaseTimeout", v)));
         OPTIONS.put("closeTimeout", (b, v) -> b.closeTimeout(duration("closeTimeout", v)));
         OPTIONS.put("failFast", (b, v) -> b.failFast(duration("failFast", v)));

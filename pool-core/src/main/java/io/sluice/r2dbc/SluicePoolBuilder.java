@@ -4,6 +4,7 @@ import static io.sluice.internal.engine.EngineSettings.nanos;
 
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
+import io.r2dbc.spi.Result;
 import io.sluice.AdmissionLimiter;
 import io.sluice.PoolStartException;
 import io.sluice.internal.engine.ConfigRules;
@@ -17,6 +18,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import org.reactivestreams.Publisher;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Scheduler;
 
 /**
@@ -62,6 +65,7 @@ public final class SluicePoolBuilder {
     private Duration leakReclaimAfter = Duration.ZERO;
     private Function<? super Connection, ? extends Publisher<Void>> postAllocate;
     private Function<? super Connection, ? extends Publisher<Void>> preRelease;
+    private String resetQuery;
     private PoolClock clock = PoolClock.system();
     private AdmissionLimiter acquireLimiter = AdmissionLimiter.unlimited();
     private AdmissionLimiter createLimiter = AdmissionLimiter.unlimited();
@@ -238,6 +242,19 @@ public final class SluicePoolBuilder {
         return this;
     }
 
+    /**
+     * A statement run on every returned connection after the rollback (and before {@code preRelease}),
+     * for the session state Sluice does not reset itself: what a borrower changed with plain SQL rather
+     * than through the connection's methods ({@code SET search_path}, {@code SET ROLE}, temporary tables,
+     * {@code LISTEN}, advisory locks). On PostgreSQL, {@code DISCARD ALL} clears all of that (the
+     * project's tests run parameterised statements through r2dbc-postgresql's statement cache on either
+     * side of it). It costs a round trip on every release. Off by default.
+     */
+    public SluicePoolBuilder resetQuery(String resetQuery) {
+        this.resetQuery = ConfigRules.notBlank("resetQuery", resetQuery);
+        return this;
+    }
+
     /** Runs on every returned connection after the rollback, before it becomes idle. */
     public SluicePoolBuilder preRelease(Function<? super Connection, ? extends Publisher<Void>> preRelease) {
         this.preRelease = Objects.requireNonNull(preRelease, "preRelease");
@@ -378,7 +395,19 @@ public final class SluicePoolBuilder {
         }
         return new SluicePoolConfig(factory, defaultShard, maxSize, java.util.Collections.unmodifiableMap(declared),
                 onDemand, onDemandLimit, onDemandIdle, factoryPerAuthority, validationQuery, failFast, postAllocate,
-                preRelease, leakDetectionThreshold, leakReclaimAfter);
+                onRelease(), leakDetectionThreshold, leakReclaimAfter);
+    }
+
+    /** What runs on every returned connection: the reset query, then the preRelease hook. */
+    private Function<? super Connection, ? extends Publisher<Void>> onRelease() {
+        if (resetQuery == null) {
+            return preRelease;
+        }
+        String sql = resetQuery;
+        Function<? super Connection, ? extends Publisher<Void>> hook = preRelease;
+        return connection -> Flux.from(connection.createStatement(sql).execute())
+                .concatMap(Result::getRowsUpdated)
+                .then(Mono.defer(() -> hook == null ? Mono.<Void>empty() : Mono.from(hook.apply(connection))));
     }
 
     /** One shard's settings: its spec over the pool's, checked against the pool's. */

@@ -25,6 +25,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.test.StepVerifier;
 
@@ -250,6 +251,61 @@ class TransactionSafetyPostgresTest {
         } finally {
             giveBack(next);
         }
+    }
+
+    @Test
+    void aResetQueryClearsWhatABorrowerChangedWithPlainSql() {
+        pool.close().block(TIMEOUT);
+        pool = SluicePool.builder(driverFactory(database, app)).name(app).maxSize(1).acquireTimeout(TIMEOUT).resetQuery("DISCARD ALL").build();
+        String defaultPath;
+        Connection first = borrow();
+        try {
+            defaultPath = show(first, "search_path");
+            execute(first, "SET search_path TO pg_catalog").block(TIMEOUT);
+            execute(first, "CREATE TEMP TABLE sluice_scratch (id int)").block(TIMEOUT);
+            for (int i = 0; i < 3; i++) {
+                assertThat(parameterised(first, 41)).isEqualTo(42);
+            }
+        } finally {
+            giveBack(first);
+        }
+        Connection next = borrow();
+        try {
+            assertThat(show(next, "search_path")).isEqualTo(defaultPath);
+            assertThat(scalar(next, "SELECT count(*) FROM pg_class WHERE relname = 'sluice_scratch'", Long.class)
+                    .block(TIMEOUT)).as("the temporary table").isZero();
+            for (int i = 0; i < 3; i++) {
+                assertThat(parameterised(next, 1)).as("the driver's cached statements after DISCARD ALL").isEqualTo(2);
+            }
+        } finally {
+            giveBack(next);
+        }
+    }
+
+    @Test
+    void withoutAResetQueryPlainSqlSettingsAreTheBorrowersToUndo() {
+        Connection first = borrow();
+        String defaultPath;
+        try {
+            defaultPath = show(first, "search_path");
+            execute(first, "SET search_path TO pg_catalog").block(TIMEOUT);
+        } finally {
+            giveBack(first);
+        }
+        Connection next = borrow();
+        try {
+            // As README says: Sluice resets what went through the connection's methods, not plain SQL.
+            assertThat(show(next, "search_path")).isEqualTo("pg_catalog").isNotEqualTo(defaultPath);
+            execute(next, "RESET search_path").block(TIMEOUT);
+        } finally {
+            giveBack(next);
+        }
+    }
+
+    private static Integer parameterised(Connection connection, int value) {
+        return Flux.from(connection.createStatement("SELECT $1::int + 1").bind("$1", value).execute())
+                .concatMap(result -> result.map((row, meta) -> row.get(0, Integer.class)))
+                .blockFirst(TIMEOUT);
     }
 
     private static String show(Connection connection, String setting) {
