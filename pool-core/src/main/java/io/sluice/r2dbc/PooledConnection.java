@@ -19,8 +19,16 @@ import reactor.core.publisher.Mono;
  * What a borrower holds: the driver's connection behind one lease. {@link #close()} returns it to the pool
  * (idempotently); every other method fails once it has been returned, so a borrower that keeps a
  * reference cannot touch the next borrower's session.
+ *
+ * <p>The check is made when a thing is used, not only when it is built: a publisher this handle (or one of
+ * its statements, batches or results) returned fails when it is subscribed after the lease ended, without
+ * reaching the driver, however long before the end it was built. It is this lease's check, so a lease the
+ * same physical connection is under now (the next borrower's) does not revive it. It costs a volatile
+ * read per use, nothing per row, and allocates only when it fails.
  */
 final class PooledConnection implements Connection, Wrapped<Connection>, LeaseHandle {
+
+    private static final Mono<Boolean> NOT_VALID = Mono.just(false);
 
     private final Lease<PhysicalConnection> lease;
     private final PhysicalConnection physical;
@@ -34,21 +42,39 @@ final class PooledConnection implements Connection, Wrapped<Connection>, LeaseHa
         this.poolName = poolName;
     }
 
-    private Connection live() {
-        if (lease.isEnded()) {
-            if (lease.isTakenBack()) {
-                throw new LeaseReclaimedException(poolName, Duration.ofNanos(lease.takenBackAfterNanos()),
-                        lease.takenBackBy());
-            }
-            throw new IllegalStateException("This connection was returned to pool '" + poolName
-                    + "' by close(); acquire a new one");
+    /** Whether the lease this handle was made for is still held (one volatile read). */
+    boolean held() {
+        return !lease.isEnded();
+    }
+
+    /** What any use of this handle fails with once its lease has ended. */
+    RuntimeException ended() {
+        if (lease.isTakenBack()) {
+            return new LeaseReclaimedException(poolName, Duration.ofNanos(lease.takenBackAfterNanos()),
+                    lease.takenBackBy());
         }
+        return new IllegalStateException("This connection was returned to pool '" + poolName
+                + "' by close(); acquire a new one");
+    }
+
+    /** Throws {@link #ended()} unless the lease is still held: for the methods that do not return a publisher. */
+    void requireHeld() {
+        if (lease.isEnded()) {
+            throw ended();
+        }
+    }
+
+    private Connection live() {
+        requireHeld();
         return delegate;
     }
 
-    /** A call on the driver's connection, checked for use after close, and watched (see {@link Watched}). */
+    /**
+     * A call on the driver's connection, made only when subscribed, and then only under this lease (the
+     * check is {@link Watched}'s), and watched.
+     */
     private <T> Publisher<T> deferred(java.util.function.Function<Connection, Publisher<T>> call) {
-        return Watched.mono(this, Mono.defer(() -> Mono.from(call.apply(live()))));
+        return Watched.mono(this, Mono.defer(() -> Mono.from(call.apply(delegate))));
     }
 
     PhysicalConnection physical() {
@@ -159,9 +185,14 @@ final class PooledConnection implements Connection, Wrapped<Connection>, LeaseHa
         return deferred(c -> c.setTransactionIsolationLevel(isolationLevel));
     }
 
+    /**
+     * As the SPI says, a closed connection is not valid: {@code false}, not an error, when subscribed after
+     * {@code close()} however early it was built, and the driver is not asked (a REMOTE validation would make
+     * a round trip on a connection that is back in the pool, or in the next borrower's hands).
+     */
     @Override
     public Publisher<Boolean> validate(ValidationDepth depth) {
-        return lease.isEnded() ? Mono.just(false) : delegate.validate(depth);
+        return Mono.defer(() -> lease.isEnded() ? NOT_VALID : Mono.from(delegate.validate(depth)));
     }
 
     /** The driver's connection; using it directly bypasses the pool's bookkeeping. */

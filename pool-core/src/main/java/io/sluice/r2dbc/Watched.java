@@ -22,6 +22,11 @@ import reactor.core.publisher.Mono;
  * Each watched operation also holds the borrower's handle until it ends, so that the pool's safety net for
  * lost handles (a handle garbage-collected without close) can never take back a connection that an
  * operation, or a result being read, still uses.
+ *
+ * <p>And each checks, when subscribed and before anything else, that the handle's lease is still held: an
+ * operation built before {@code close()} and subscribed after it fails with the handle's closed error, and
+ * neither reaches the driver nor counts on the physical connection, which may be in the next borrower's
+ * hands by then. An operation subscribed before the close is the borrower's own, in flight at release.
  */
 final class Watched {
 
@@ -32,9 +37,15 @@ final class Watched {
      * The count is settled before a terminal signal travels on (doOnComplete and doOnError run first,
      * doFinally would run after): a borrower that returns the connection as soon as its query completes
      * must find nothing in flight, or every such release would cost a needless round trip.
+     *
+     * The operation is built by the caller, while the lease was held; when it was not, the caller passes an
+     * empty one in its place, which the check keeps from ever being subscribed (a lease never comes back).
      */
     static <T> Flux<T> flux(PooledConnection owner, Publisher<T> operation) {
         return Flux.defer(() -> {
+            if (!owner.held()) {
+                return Flux.error(owner.ended());
+            }
             PhysicalConnection physical = owner.physical();
             Settled settled = new Settled(owner, physical);
             return Flux.from(operation)
@@ -47,6 +58,9 @@ final class Watched {
 
     static <T> Mono<T> mono(PooledConnection owner, Publisher<T> operation) {
         return Mono.defer(() -> {
+            if (!owner.held()) {
+                return Mono.error(owner.ended());
+            }
             PhysicalConnection physical = owner.physical();
             Settled settled = new Settled(owner, physical);
             return Mono.from(operation)
