@@ -3,8 +3,12 @@ package io.sluice.r2dbc;
 import io.r2dbc.spi.Batch;
 import io.r2dbc.spi.Result;
 import org.reactivestreams.Publisher;
+import reactor.core.publisher.Flux;
 
-/** A batch of a pooled connection: the driver's, with its execution watched (see {@link Watched}). */
+/**
+ * A batch of a pooled connection: the driver's, with its execution watched (see {@link Watched}), and bound
+ * to its lease as a {@link PooledStatement} is.
+ */
 final class PooledBatch implements Batch {
 
     private final Batch delegate;
@@ -21,12 +25,14 @@ final class PooledBatch implements Batch {
 
     @Override
     public Batch add(String sql) {
+        owner.requireHeld();
         delegate.add(sql);
         return this;
     }
 
     @Override
     public Publisher<? extends Result> execute() {
-        return Watched.flux(owner, delegate.execute()).map(owner::result);
+        Publisher<? extends Result> execution = owner.held() ? delegate.execute() : Flux.empty();
+        return Watched.flux(owner, execution).map(owner::result);
     }
 }
