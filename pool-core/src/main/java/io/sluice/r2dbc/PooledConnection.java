@@ -105,10 +105,12 @@ final class PooledConnection implements Connection, Wrapped<Connection>, LeaseHa
     public Publisher<Void> beginTransaction(TransactionDefinition definition) {
         // An isolation level given here is the transaction's, not the session's: nothing to restore (release
         // still compares the driver's isolation level with the connection's own, at no cost).
-        if (definition.getAttribute(TransactionDefinition.LOCK_WAIT_TIMEOUT) != null) {
-            physical.lockWaitTimeoutChanged = true;
-        }
-        return deferred(c -> c.beginTransaction(definition));
+        return deferred(c -> {
+            if (definition.getAttribute(TransactionDefinition.LOCK_WAIT_TIMEOUT) != null) {
+                physical.lockWaitTimeoutChanged = true;
+            }
+            return c.beginTransaction(definition);
+        });
     }
 
     @Override
@@ -163,26 +165,34 @@ final class PooledConnection implements Connection, Wrapped<Connection>, LeaseHa
 
     @Override
     public Publisher<Void> setAutoCommit(boolean autoCommit) {
-        physical.autoCommitChanged = true;
-        return deferred(c -> c.setAutoCommit(autoCommit));
+        return deferred(c -> {
+            physical.autoCommitChanged = true;
+            return c.setAutoCommit(autoCommit);
+        });
     }
 
     @Override
     public Publisher<Void> setLockWaitTimeout(Duration timeout) {
-        physical.lockWaitTimeoutChanged = true;
-        return deferred(c -> physical.rememberOwnTimeouts().then(Mono.from(c.setLockWaitTimeout(timeout))));
+        return deferred(c -> {
+            physical.lockWaitTimeoutChanged = true;
+            return physical.rememberOwnTimeouts().then(Mono.from(c.setLockWaitTimeout(timeout)));
+        });
     }
 
     @Override
     public Publisher<Void> setStatementTimeout(Duration timeout) {
-        physical.statementTimeoutChanged = true;
-        return deferred(c -> physical.rememberOwnTimeouts().then(Mono.from(c.setStatementTimeout(timeout))));
+        return deferred(c -> {
+            physical.statementTimeoutChanged = true;
+            return physical.rememberOwnTimeouts().then(Mono.from(c.setStatementTimeout(timeout)));
+        });
     }
 
     @Override
     public Publisher<Void> setTransactionIsolationLevel(IsolationLevel isolationLevel) {
-        physical.isolationChanged = true;
-        return deferred(c -> c.setTransactionIsolationLevel(isolationLevel));
+        return deferred(c -> {
+            physical.isolationChanged = true;
+            return c.setTransactionIsolationLevel(isolationLevel);
+        });
     }
 
     /**
