@@ -186,14 +186,25 @@ final class ConnectionLifecycle implements ResourceLifecycle<PhysicalConnection>
             // is still running brings it up to date (and waits for a cancelled query to finish, so that the
             // next borrower does not queue behind it); then the decision to roll back is made. In an
             // aborted transaction PostgreSQL refuses the validation query itself, so a failed validation
-            // that leaves a transaction to roll back is not a dead connection: the rollback decides. A
-            // connection that does not answer within the validation timeout is taken for dead (a half-open
-            // socket answers never), as it would be on borrow.
-            steps.add(Mono.from(connection.validate(ValidationDepth.REMOTE))
+            // that leaves a transaction to roll back is not a dead connection: the rollback decides.
+            //
+            // Work the borrower walked away from may still run on the server. Where the driver can cancel
+            // it (PostgreSQL's cancel request) it is cancelled first, and then a connection that does not
+            // answer within the validation timeout is taken for dead (a half-open socket answers never),
+            // as on borrow. Where it cannot, the check waits for the work to end (up to releaseTimeout):
+            // replacing the connection sooner would leave its backend running beside the new one's.
+            Publisher<Void> cancel = resource.abandonedWork() ? QueryCancel.of(connection) : null;
+            Mono<Boolean> check = Mono.from(connection.validate(ValidationDepth.REMOTE))
                     .onErrorReturn(false)
-                    .defaultIfEmpty(false)
-                    .timeout(validationTimeout, Mono.error(() -> new IllegalStateException(
-                            "the connection did not answer within validationTimeout " + validationTimeout)), timer)
+                    .defaultIfEmpty(false);
+            if (cancel != null || !resource.abandonedWork()) {
+                check = check.timeout(validationTimeout, Mono.error(() -> new IllegalStateException(
+                        "the connection did not answer within validationTimeout " + validationTimeout)), timer);
+            }
+            if (cancel != null) {
+                check = Mono.from(cancel).onErrorResume(error -> Mono.empty()).then(check);
+            }
+            steps.add(check
                     .flatMap(valid -> {
                         if (!connection.isAutoCommit()) {
                             return Mono.from(connection.rollbackTransaction());

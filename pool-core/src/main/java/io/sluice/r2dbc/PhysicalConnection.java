@@ -26,6 +26,8 @@ final class PhysicalConnection {
      * session (its transaction status above all) may be out of date until one more round trip is done.
      */
     volatile boolean uncertain;
+    /** An operation was cancelled before it finished: the server may still be running it. */
+    volatile boolean cancelledWork;
     /** An operation failed with an error that means the connection itself is gone: never reuse it. */
     volatile boolean broken;
     /** The session's own timeouts, read before a borrower first changes one; null until then. */
@@ -74,8 +76,14 @@ final class PhysicalConnection {
         return uncertain || inFlight.get() > 0;
     }
 
+    /** Whether work the borrower no longer waits for may still run on the server. */
+    boolean abandonedWork() {
+        return cancelledWork || inFlight.get() > 0;
+    }
+
     void forgetChanges() {
         uncertain = false;
+        cancelledWork = false;
         autoCommitChanged = false;
         isolationChanged = false;
         statementTimeoutChanged = false;

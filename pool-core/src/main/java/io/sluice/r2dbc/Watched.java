@@ -101,6 +101,7 @@ final class Watched {
         void cancelled() {
             if (compareAndSet(false, true)) {
                 physical.uncertain = true;
+                physical.cancelledWork = true;
                 physical.inFlight.decrementAndGet();
             }
         }
