@@ -123,13 +123,13 @@ class SluicePoolEvictionTest {
     }
 
     @Test
-    void warmupCreatesMinIdleConnections() {
+    void minIdleIsFilledAtBuildAndWarmupGoesBeyondItOnRequest() {
         SluicePool pool = fixture.pool(fixture.builder().maxSize(5).minIdle(3));
 
-        assertThat(pool.warmup().block()).isEqualTo(3);
-
-        assertThat(pool.state().idle()).isEqualTo(3);
-        assertThat(pool.warmup().block()).isZero();
+        assertThat(pool.state().idle()).as("filled by build() itself").isEqualTo(3);
+        assertThat(pool.warmup().block()).as("minIdle is already there").isZero();
+        assertThat(pool.warmup(5).block()).isEqualTo(2);
+        assertThat(pool.state().idle()).isEqualTo(5);
     }
 
     private int countClosed() {
