@@ -47,7 +47,7 @@ final class Creation<R> implements CoreSubscriber<R> {
         if (!finished) {
             finished = true;
             answered();
-            creator.failed(slot, error, generation, ticket, done);
+            creator.failed(slot, error, ticket, done);
         }
     }
 
@@ -60,7 +60,7 @@ final class Creation<R> implements CoreSubscriber<R> {
         answered();
         if (resource == null) {
             creator.failed(slot, new IllegalStateException("Pool '" + creator.poolName()
-                    + "': creating a resource completed without one"), generation, ticket, done);
+                    + "': creating a resource completed without one"), ticket, done);
         } else {
             creator.created(slot, resource, generation, done);
         }

@@ -34,8 +34,6 @@ final class Creator<R> {
     final CreationBackoff backoff;
     /** Creations under way and not yet past {@code createTimeout}. */
     private final AtomicInteger creating = new AtomicInteger();
-    /** Creations past {@code createTimeout} whose driver has not answered yet. */
-    private final AtomicInteger overdue = new AtomicInteger();
     /** How this engine asks to be woken when the back-off lets creations start again. */
     private final Runnable wake;
 
@@ -54,10 +52,6 @@ final class Creator<R> {
 
     int creating() {
         return creating.get();
-    }
-
-    int overdue() {
-        return overdue.get();
     }
 
     /** Claims an EMPTY slot for a creation the back-off allows now; null if it does not, or there is no room. */
@@ -172,7 +166,7 @@ final class Creator<R> {
         } catch (Throwable error) {
             // A limiter or a timer that throws fails this creation, not the loop that asked for it.
             Exceptions.throwIfJvmFatal(error);
-            failed(slot, error, engine.generation(), backoff.ticket(), done);
+            failed(slot, error, backoff.ticket(), done);
             return;
         }
         start(slot, done);
@@ -187,14 +181,14 @@ final class Creator<R> {
             source = engine.lifecycle.create();
         } catch (Throwable error) {
             Exceptions.throwIfJvmFatal(error);
-            failed(slot, error, startedIn, ticket, done);
+            failed(slot, error, ticket, done);
             return;
         }
         Creation<R> creation = new Creation<>(this, slot, startedIn, ticket, done);
         try {
             creation.timer = engine.clock.schedule(creation::timeUp, settings.createTimeoutNanos());
         } catch (RuntimeException rejected) {
-            failed(slot, rejected, startedIn, ticket, done); // no timer, no bound: do not start what may hang
+            failed(slot, rejected, ticket, done); // no timer, no bound: do not start what may hang
             return;
         }
         Mono.from(source).subscribe(creation);
@@ -205,7 +199,6 @@ final class Creator<R> {
      * the waiters and the back-off, and goes on, holding its slot, until the driver answers.
      */
     void overdue(Slot<R> slot, int ticket, Sinks.One<Boolean> done) {
-        overdue.incrementAndGet();
         creating.decrementAndGet();
         CreationFailedException error = new CreationFailedException(engine.name(), "Pool '" + engine.name()
                 + "' could not create a " + engine.lifecycle.kind() + " within createTimeout ("
@@ -220,14 +213,12 @@ final class Creator<R> {
     }
 
     /** A creation ended without a resource (after {@code createTimeout} if {@code wasOverdue}). */
-    void failed(Slot<R> slot, Throwable error, int startedIn, int ticket, Sinks.One<Boolean> done) {
+    void failed(Slot<R> slot, Throwable error, int ticket, Sinks.One<Boolean> done) {
         boolean wasOverdue = slot.overdue;
         slot.overdue = false;
         slot.set(Slot.EMPTY);
         engine.membership.permitFreed(null);
-        if (wasOverdue) {
-            overdue.decrementAndGet(); // already counted as a failure when its time was up
-        } else {
+        if (!wasOverdue) { // an overdue one was counted as a failure when its time was up
             creating.decrementAndGet();
             backoff.failed(ticket, error);
             countFailure(error, done);
@@ -266,7 +257,6 @@ final class Creator<R> {
         backoff.succeeded();
         if (slot.overdue) {
             slot.overdue = false;
-            overdue.decrementAndGet();
             creating.incrementAndGet(); // brought down below with every other creation
         }
         engine.stats.created.increment();
