@@ -1,0 +1,9 @@
+package io.sluice.r2dbc.tck;
+
+/** The R2DBC TCK on the driver's own connection factory. */
+class PostgresRawTckTest extends PostgresKit {
+
+    PostgresRawTckTest() {
+        super(Mode.RAW);
+    }
+}
