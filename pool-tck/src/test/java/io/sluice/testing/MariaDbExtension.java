@@ -41,6 +41,10 @@ public final class MariaDbExtension implements BeforeAllCallback, BeforeEachCall
     private static final ExtensionContext.Namespace NAMESPACE =
             ExtensionContext.Namespace.create(MariaDbExtension.class);
 
+    /**
+     * Before a class's {@code @BeforeAll} methods, so that one asking for the database is skipped (or fails
+     * under CI=true) with the reason, rather than erroring in parameter resolution.
+     */
     @Override
     public void beforeAll(ExtensionContext context) {
         require(context);

@@ -5,12 +5,22 @@ import io.sluice.testing.PostgresDatabase;
 import io.sluice.testing.PostgresExtension;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.springframework.jdbc.datasource.SingleConnectionDataSource;
 
 /** The TCK on r2dbc-postgresql, against the database {@link PostgresExtension} finds. */
 @ExtendWith(PostgresExtension.class)
 abstract class PostgresKit extends Kit<String> {
+
+    /**
+     * PostgresExtension checks for the database before each test; the kit asks for it in {@code @BeforeAll},
+     * where a missing one would surface as a parameter-resolution error. Checking first skips the class (or
+     * fails it under CI=true) with the extension's reason instead.
+     */
+    @RegisterExtension
+    static final BeforeAllCallback DATABASE_FIRST = context -> new PostgresExtension().beforeEach(context);
 
     private SingleConnectionDataSource dataSource;
 
