@@ -82,11 +82,10 @@ public final class ChannelPool {
                 config.callLimiter(), config.channelLimiter(), config.clock());
         ChannelLifecycle lifecycle = new ChannelLifecycle(authority, config.channelFactory(), config.clock(),
                 config.connectTimeout(), config.replaceFailingAfter(), channels, counters, ofAuthority);
-        // Made on demand: retired once nobody has used the authority for retireAuthorityAfterIdle.
-        LeaseEngine<PooledChannel> engine = new LeaseEngine<>(settings, lifecycle, SharedCapacity.unbounded(),
+        // Made on demand: retired once nobody has used the authority for retireAuthorityAfterIdle. The engine
+        // starts making minChannels as it is built.
+        return new LeaseEngine<>(settings, lifecycle, SharedCapacity.unbounded(),
                 new io.sluice.internal.engine.EngineStats(), io.sluice.internal.engine.LeakWatch.OFF, true);
-        engine.warmup(config.minChannels()).subscribe(made -> { }, error -> { });
-        return engine;
     }
 
     /**
