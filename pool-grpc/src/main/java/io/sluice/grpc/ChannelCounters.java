@@ -12,4 +12,5 @@ final class ChannelCounters {
     final LongAdder callsWaited = new LongAdder();
     final LongAdder queueWaitNanos = new LongAdder();
     final LongAdder callsRefused = new LongAdder();
+    final LongAdder reconnectsAsked = new LongAdder();
 }

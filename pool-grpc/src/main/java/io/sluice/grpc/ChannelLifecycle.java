@@ -24,6 +24,8 @@ import reactor.core.scheduler.Schedulers;
  *       {@code replaceFailingAfter} fails its health check and is retired (a new one takes its place if
  *       minChannels asks for it). Each health check also asks an idle channel to connect, so that
  *       minChannels stay connected.</li>
+ *   <li>While none is READY, the {@link Reconnector} asks a failing channel to reconnect on the pool's own,
+ *       shorter back-off instead of gRPC's, and once one is READY it asks the others at once.</li>
  *   <li>Retiring shuts the channel down gracefully (its calls finish); it is tracked until terminated.</li>
  * </ul>
  */
@@ -40,11 +42,13 @@ final class ChannelLifecycle implements ResourceLifecycle<PooledChannel> {
     private final Set<ManagedChannel> channels;
     private final ChannelCounters counters;
     private final Set<PooledChannel> live;
+    private final Reconnector reconnector;
 
     ChannelLifecycle(String authority, Function<String, ManagedChannel> factory, PoolClock clock,
             Duration connectTimeout, Duration replaceFailingAfter, Set<ManagedChannel> channels,
-            ChannelCounters counters, Set<PooledChannel> live) {
+            ChannelCounters counters, Set<PooledChannel> live, Reconnector reconnector) {
         this.live = live;
+        this.reconnector = reconnector;
         this.authority = authority;
         this.factory = factory;
         this.clock = clock;
@@ -62,7 +66,7 @@ final class ChannelLifecycle implements ResourceLifecycle<PooledChannel> {
                             () -> "the channel factory returned null for '" + authority + "'");
                     channels.add(channel);
                     counters.created.increment();
-                    PooledChannel pooled = new PooledChannel(channel, authority, clock);
+                    PooledChannel pooled = new PooledChannel(channel, authority, clock, reconnector::changed);
                     live.add(pooled);
                     return pooled.connect();
                 })

@@ -80,8 +80,11 @@ public final class ChannelPool {
                 config.housekeepingInterval().toNanos(), Long.MAX_VALUE / 4, 0, Duration.ofSeconds(1).toNanos(),
                 Duration.ofSeconds(5).toNanos(), 0, config.growAtLoad(), config.shrinkBelowLoad(),
                 config.callLimiter(), config.channelLimiter(), config.clock());
+        Reconnector reconnector = new Reconnector(ofAuthority, config.clock(),
+                config.reconnectBackoffInitial().toNanos(), config.reconnectBackoffMax().toNanos(),
+                counters.reconnectsAsked);
         ChannelLifecycle lifecycle = new ChannelLifecycle(authority, config.channelFactory(), config.clock(),
-                config.connectTimeout(), config.replaceFailingAfter(), channels, counters, ofAuthority);
+                config.connectTimeout(), config.replaceFailingAfter(), channels, counters, ofAuthority, reconnector);
         // Made on demand: retired once nobody has used the authority for retireAuthorityAfterIdle. The engine
         // starts making minChannels as it is built.
         return new LeaseEngine<>(settings, lifecycle, SharedCapacity.unbounded(),
@@ -128,8 +131,8 @@ public final class ChannelPool {
         channels.removeIf(ManagedChannel::isTerminated);
         return new ChannelPoolStats(authority, ready + connecting + idle + failing, ready, connecting, idle, failing,
                 state.inUse(), state.pending(), state.creating(), counters.created.sum(), counters.retired.sum(),
-                counters.replacedUnhealthy.sum(), counters.callsStarted.sum(), counters.callsWaited.sum(),
-                Duration.ofNanos(counters.queueWaitNanos.sum()), channels.size());
+                counters.replacedUnhealthy.sum(), counters.reconnectsAsked.sum(), counters.callsStarted.sum(),
+                counters.callsWaited.sum(), Duration.ofNanos(counters.queueWaitNanos.sum()), channels.size());
     }
 
     /** Stops new calls; calls in flight finish, then every channel shuts down. Returns at once. */

@@ -23,6 +23,8 @@ public record ChannelPoolConfig(
         Duration idleTimeout,
         Duration connectTimeout,
         Duration replaceFailingAfter,
+        Duration reconnectBackoffInitial,
+        Duration reconnectBackoffMax,
         Duration housekeepingInterval,
         int maxAuthorities,
         Duration retireAuthorityAfterIdle,

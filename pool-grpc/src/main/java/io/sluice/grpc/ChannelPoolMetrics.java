@@ -14,8 +14,8 @@ import java.util.function.ToDoubleFunction;
  * Binds a {@link ChannelPool}'s meters to a Micrometer registry: calls in flight and queued, and channels
  * by connectivity state, per authority (registered for the authorities the pool has when this binds,
  * so bind after the first calls, or again when authorities change); channels created and retired,
- * unhealthy replacements, calls and their queue wait, for the pool. Everything is read from the pool's
- * own counters when the registry is scraped.
+ * unhealthy replacements, reconnections the pool asked for, calls and their queue wait, for the pool.
+ * Everything is read from the pool's own counters when the registry is scraped.
  */
 public final class ChannelPoolMetrics implements MeterBinder {
 
@@ -51,6 +51,9 @@ public final class ChannelPoolMetrics implements MeterBinder {
         FunctionCounter.builder("sluice.grpc.channels.replaced_unhealthy", pool, p -> any(p).replacedUnhealthy())
                 .tags(poolTag).description("Channels replaced for staying in TRANSIENT_FAILURE").baseUnit("{channel}")
                 .register(registry);
+        FunctionCounter.builder("sluice.grpc.channels.reconnects_asked", pool, p -> any(p).reconnectsAsked())
+                .tags(poolTag).description("Channels in TRANSIENT_FAILURE asked to reconnect before gRPC's back-off")
+                .baseUnit("{reconnect}").register(registry);
         FunctionCounter.builder("sluice.grpc.calls", pool, p -> any(p).calls()).tags(poolTag)
                 .description("Calls made through the pool").baseUnit("{call}").register(registry);
         FunctionTimer.builder("sluice.grpc.queue.wait", pool, p -> any(p).callsThatWaited(),
@@ -73,6 +76,6 @@ public final class ChannelPoolMetrics implements MeterBinder {
         Gauge.builder(name, pool, value).tags(tags).description(description).baseUnit(unit).register(registry);
     }
 
-    private static final ChannelPoolStats EMPTY = new ChannelPoolStats("", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    private static final ChannelPoolStats EMPTY = new ChannelPoolStats("", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
             java.time.Duration.ZERO, 0);
 }

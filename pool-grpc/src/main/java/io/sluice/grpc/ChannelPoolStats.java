@@ -18,6 +18,8 @@ import java.time.Duration;
  * @param channelsCreated     channels created since start
  * @param channelsRetired     channels retired since start (lifetime, health, surplus, shutdown)
  * @param replacedUnhealthy   channels retired for staying in TRANSIENT_FAILURE
+ * @param reconnectsAsked     times the pool asked a channel in TRANSIENT_FAILURE to reconnect before gRPC's
+ *                            own back-off would have (see {@link ChannelPoolBuilder#reconnectBackoff})
  * @param calls               calls made since start
  * @param callsThatWaited     calls that waited in the queue
  * @param queueWait           the time those calls waited, in all
@@ -25,6 +27,6 @@ import java.time.Duration;
  */
 public record ChannelPoolStats(String authority, int channels, int ready, int connecting, int idle,
         int transientFailure, int callsInFlight, int callsQueued, int channelsBeingMade, long channelsCreated,
-        long channelsRetired, long replacedUnhealthy, long calls, long callsThatWaited, Duration queueWait,
-        int channelsNotTerminated) {
+        long channelsRetired, long replacedUnhealthy, long reconnectsAsked, long calls, long callsThatWaited,
+        Duration queueWait, int channelsNotTerminated) {
 }

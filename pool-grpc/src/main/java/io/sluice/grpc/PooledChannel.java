@@ -3,6 +3,7 @@ package io.sluice.grpc;
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.sluice.internal.engine.PoolClock;
+import java.util.function.Consumer;
 import reactor.core.publisher.Sinks;
 
 /**
@@ -15,16 +16,22 @@ final class PooledChannel {
     final ManagedChannel channel;
     final String authority;
     private final PoolClock clock;
+    private final Consumer<PooledChannel> onChange;
     private final Sinks.One<PooledChannel> settled = Sinks.one();
 
     private volatile ConnectivityState state = ConnectivityState.IDLE;
     /** When the channel entered TRANSIENT_FAILURE (0 when it is not in it). */
     private volatile long failingSince;
+    /** Whether, and when, the pool last asked the channel to reconnect now; guarded by the Reconnector. */
+    boolean nudged;
+    long lastNudgedAt;
 
-    PooledChannel(ManagedChannel channel, String authority, PoolClock clock) {
+    /** {@code onChange} is told of every state change, once the state has been recorded. */
+    PooledChannel(ManagedChannel channel, String authority, PoolClock clock, Consumer<PooledChannel> onChange) {
         this.channel = channel;
         this.authority = authority;
         this.clock = clock;
+        this.onChange = onChange;
     }
 
     /** Starts watching, and asks the channel to connect. */
@@ -52,6 +59,12 @@ final class PooledChannel {
         } else {
             settled.tryEmitValue(this);
         }
+        onChange.accept(this);
+    }
+
+    void markNudged(long now) {
+        nudged = true;
+        lastNudgedAt = now;
     }
 
     /** Completes when the first connection attempt has settled: READY, or TRANSIENT_FAILURE. */
@@ -65,6 +78,10 @@ final class PooledChannel {
 
     boolean ready() {
         return state == ConnectivityState.READY;
+    }
+
+    boolean failing() {
+        return state == ConnectivityState.TRANSIENT_FAILURE;
     }
 
     /** How long the channel has been in TRANSIENT_FAILURE, in nanoseconds; 0 if it is not. */
