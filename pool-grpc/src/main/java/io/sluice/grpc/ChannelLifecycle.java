@@ -95,6 +95,11 @@ final class ChannelLifecycle implements ResourceLifecycle<PooledChannel> {
     }
 
     @Override
+    public String kind() {
+        return "channel";
+    }
+
+    @Override
     public boolean preferred(PooledChannel resource) {
         return resource.ready();
     }
