@@ -6,6 +6,7 @@ import io.grpc.Channel;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.sluice.Deadline;
+import io.sluice.testing.FaultProxy;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -110,6 +111,37 @@ class ChannelLifecycleTest {
         // Back within 100 ms or so of the failure: the pool's probe brought the channel back (gRPC's own
         // back-off would have waited a second, long enough for replaceFailingAfter to replace it).
         assertThat(pool.stats().get(target).reconnectsAsked()).isPositive();
+    }
+
+    @Test
+    void aChannelFailingLongerThanReplaceFailingAfterIsReplacedAndTheReplacementServesOnceTheServerReturns()
+            throws Exception {
+        TestServer server = resources.server(10);
+        FaultProxy proxy = resources.add(FaultProxy.start(server.port));
+        String target = "127.0.0.1:" + proxy.port();
+        ChannelPool pool = pool(ChannelPool.builder(TestServer::plainChannel)
+                .minChannels(1).maxChannels(1).replaceFailingAfter(Duration.ofMillis(300))
+                .housekeepingInterval(Duration.ofMillis(50)));
+        Channel channel = pool.channel(target);
+        assertThat(ReactorCalls.unary(channel, TestServer.SLEEP, "1").block(Duration.ofSeconds(10))).isEqualTo("slept 1");
+
+        // The server goes away: every connection is reset, so the channel stays in TRANSIENT_FAILURE.
+        proxy.resetNew(true);
+        proxy.resetExisting();
+        Flux.interval(Duration.ofMillis(20))
+                .doOnNext(tick -> ReactorCalls.unary(channel, TestServer.SLEEP, "1").subscribe(r -> { }, e -> { }))
+                .filter(tick -> pool.stats().get(target).replacedUnhealthy() > 0).next()
+                .block(Duration.ofSeconds(10));
+        proxy.pass();
+        String reply = Mono.defer(() -> ReactorCalls.unary(channel, TestServer.SLEEP, "1")
+                        .contextWrite(Deadline.within(Duration.ofMillis(500))))
+                .retryWhen(reactor.util.retry.Retry.fixedDelay(100, Duration.ofMillis(100)))
+                .block(Duration.ofSeconds(30));
+
+        assertThat(reply).isEqualTo("slept 1");
+        ChannelPoolStats stats = pool.stats().get(target);
+        assertThat(stats.replacedUnhealthy()).isPositive();
+        assertThat(stats.channelsCreated()).isGreaterThanOrEqualTo(2);
     }
 
     @Test
