@@ -144,16 +144,33 @@ final class RaceSupport {
         static final int TIMED_OUT = 2;
         static final int SEVERAL = 3;
         static final int ERROR = 4;
+        /** An error of the class the taker was made {@link #expecting}. */
+        static final int EXPECTED_ERROR = 5;
 
         /** The first error of a fork is printed (jcstress shows a fork's output with its results). */
         private static final AtomicBoolean ERROR_PRINTED = new AtomicBoolean();
 
+        /** The error a race may end this acquire with; null when every error is a forbidden outcome. */
+        private final Class<? extends Throwable> expected;
         private final AtomicInteger signals = new AtomicInteger();
         private volatile Subscription subscription;
         private volatile Lease<Object> lease;
         private volatile Throwable error;
         /** The thread onNext ran on. */
         volatile Thread deliveredOn;
+
+        Taker() {
+            this(null);
+        }
+
+        private Taker(Class<? extends Throwable> expected) {
+            this.expected = expected;
+        }
+
+        /** A taker whose acquire may legitimately fail with {@code expected}: not printed, {@link #EXPECTED_ERROR}. */
+        static Taker expecting(Class<? extends Throwable> expected) {
+            return new Taker(expected);
+        }
 
         static Taker subscribe(LeaseEngine<Object> engine) {
             Taker taker = new Taker();
@@ -178,7 +195,7 @@ final class RaceSupport {
         public void onError(Throwable t) {
             error = t;
             signals.incrementAndGet();
-            if (ERROR_PRINTED.compareAndSet(false, true)) {
+            if (!isExpected(t) && ERROR_PRINTED.compareAndSet(false, true)) {
                 System.err.println("race: the first acquire error in this fork (every error is a forbidden outcome):");
                 t.printStackTrace();
             }
@@ -188,9 +205,13 @@ final class RaceSupport {
         public void onComplete() {
         }
 
+        private boolean isExpected(Throwable t) {
+            return expected != null && expected.isInstance(t);
+        }
+
         /**
-         * {@link #NOTHING}, {@link #LEASE}, {@link #TIMED_OUT}, {@link #ERROR} (any other), or {@link #SEVERAL}
-         * signals (always a bug).
+         * {@link #NOTHING}, {@link #LEASE}, {@link #TIMED_OUT}, {@link #EXPECTED_ERROR}, {@link #ERROR} (any
+         * other), or {@link #SEVERAL} signals (always a bug).
          */
         int outcome() {
             int n = signals.get();
@@ -202,6 +223,9 @@ final class RaceSupport {
             }
             if (lease != null) {
                 return LEASE;
+            }
+            if (isExpected(error)) {
+                return EXPECTED_ERROR;
             }
             return error instanceof AcquireTimeoutException ? TIMED_OUT : ERROR;
         }
