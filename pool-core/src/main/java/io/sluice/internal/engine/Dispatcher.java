@@ -54,12 +54,16 @@ final class Dispatcher<R> {
             }
             return;
         }
+        if (!op.compareAndSet(from, AcquireOperation.WAITING)) {
+            // Cancelled meanwhile, before it was in the queue; or, from CHECKING, served by its check.
+            return;
+        }
+        // Only once the CAS is won: a borrower whose patience timer lost to its check's hand-over must not
+        // be marked (and counted) as having waited by the timer's thread while the check's thread serves it.
+        // The queue's lock publishes these to the drain loop that takes it.
         if (!op.enqueued) {
             op.enqueued = true;
             op.enqueuedAt = now;
-        }
-        if (!op.compareAndSet(from, AcquireOperation.WAITING)) {
-            return; // cancelled meanwhile, before it was in the queue
         }
         waiters.add(op);
         if (op.get() != AcquireOperation.WAITING) {
