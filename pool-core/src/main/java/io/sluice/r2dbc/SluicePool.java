@@ -89,7 +89,7 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
                 };
         EngineSettings settings = config.engineSettings();
         this.shards = new ShardSet<>(name, gate, defaultShard, declared, onDemand, config.onDemandLimit(),
-                config.onDemandIdle() == null ? 0 : config.onDemandIdle().toNanos(), settings.clock(),
+                "shardsOnDemand", config.onDemandIdle() == null ? 0 : config.onDemandIdle().toNanos(), settings.clock(),
                 settings.evictionIntervalNanos());
         // A pool without shards ignores any Authority in the Context and skips the routing altogether.
         // The engine emits the pooled connection itself (no map step), so that it can watch the handle the
@@ -261,26 +261,31 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
     }
 
     /**
-     * Closes the pool gracefully and without blocking: new and waiting acquires fail with
-     * {@link io.sluice.PoolClosedException}, idle connections close now, connections in use close when they
-     * are returned (or when the close timeout passes, if one is configured). Completes when all are closed.
+     * Closes the pool gracefully and without blocking, when the returned {@code Mono} is subscribed and not
+     * before (the R2DBC convention for {@code Closeable.close()}): until then the pool serves as usual and
+     * {@link #isDisposed()} is false. From the subscription on, nothing new is made: new and waiting
+     * acquires fail with {@link io.sluice.PoolClosedException}, for any authority, declared or not; idle
+     * connections close now, connections in use close when they are returned (or when the close timeout
+     * passes, if one is configured). Completes when all are closed; subscribing again starts nothing new.
+     * To close at once without subscribing, call {@link #dispose()}.
      */
     @Override
     public Mono<Void> close() {
         return shards.disposeLater();
     }
 
-    /** The same as {@link #close()}. */
+    /** The same as {@link #close()}: nothing happens until it is subscribed. */
     public Mono<Void> disposeLater() {
         return shards.disposeLater();
     }
 
-    /** Starts closing the pool and returns at once. */
+    /** Starts closing the pool now, as a subscribed {@link #close()} does, and returns at once. */
     @Override
     public void dispose() {
         shards.dispose();
     }
 
+    /** Whether closing has started: {@link #dispose()} was called or {@link #close()} subscribed. */
     @Override
     public boolean isDisposed() {
         return shards.isDisposed();

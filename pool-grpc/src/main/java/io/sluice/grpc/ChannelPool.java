@@ -62,7 +62,7 @@ public final class ChannelPool {
         this.statuses = new StatusMapping(config.failFast());
         PoolClock clock = config.clock();
         this.shards = new ShardSet<>(config.name(), SharedCapacity.unbounded(), null, Map.of(), this::shardFor,
-                config.maxAuthorities(), config.retireAuthorityAfterIdle().toNanos(), clock,
+                config.maxAuthorities(), "maxAuthorities", config.retireAuthorityAfterIdle().toNanos(), clock,
                 config.housekeepingInterval().toNanos());
     }
 

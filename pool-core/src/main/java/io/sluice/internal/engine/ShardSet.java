@@ -1,6 +1,7 @@
 package io.sluice.internal.engine;
 
 import io.sluice.Authority;
+import io.sluice.PoolClosedException;
 import io.sluice.PoolState;
 import io.sluice.ShardLimitException;
 import io.sluice.UnknownAuthorityException;
@@ -39,28 +40,33 @@ public final class ShardSet<R> implements Disposable {
     private final Map<String, LeaseEngine<R>> declared;
     private final Function<String, LeaseEngine<R>> onDemand;
     private final int onDemandLimit;
+    private final String onDemandLimitSetting;
     private final long onDemandIdleNanos;
 
     private final ConcurrentHashMap<String, LeaseEngine<R>> made = new ConcurrentHashMap<>();
     private final AtomicInteger madeCount = new AtomicInteger();
     private final Disposable retirement;
     private final Mono<Lease<R>> routedAcquire = acquire(java.util.function.Function.identity());
+    /** Held while a shard is made on demand and while closing starts, so that no shard escapes the close. */
+    private final Object making = new Object();
     private volatile boolean disposed;
 
     /**
      * @param onDemand          makes the engine of a new authority's shard; null: no shards on demand
      * @param onDemandLimit     the most shards made on demand at once
+     * @param onDemandLimitSetting the name of the builder setting that gives the limit, for error messages
      * @param onDemandIdleNanos how long a shard made on demand may serve nothing before it is retired
      */
     public ShardSet(String poolName, SharedCapacity gate, LeaseEngine<R> defaultShard,
             Map<String, LeaseEngine<R>> declared, Function<String, LeaseEngine<R>> onDemand, int onDemandLimit,
-            long onDemandIdleNanos, PoolClock clock, long checkEveryNanos) {
+            String onDemandLimitSetting, long onDemandIdleNanos, PoolClock clock, long checkEveryNanos) {
         this.poolName = Objects.requireNonNull(poolName, "poolName");
         this.gate = Objects.requireNonNull(gate, "gate");
         this.defaultShard = defaultShard; // null: every acquire must name its authority
         this.declared = Collections.unmodifiableMap(new LinkedHashMap<>(declared));
         this.onDemand = onDemand;
         this.onDemandLimit = onDemandLimit;
+        this.onDemandLimitSetting = onDemandLimitSetting;
         this.onDemandIdleNanos = onDemandIdleNanos;
         this.retirement = onDemand == null ? reactor.core.Disposables.single()
                 : clock.schedulePeriodically(this::retireIdleShards, checkEveryNanos);
@@ -119,10 +125,15 @@ public final class ShardSet<R> implements Disposable {
     /**
      * The shard of {@code authority} (null: the default one), made now if the pool makes shards on demand.
      *
+     * @throws PoolClosedException       if closing has started: a closed pool makes nothing and serves nothing
      * @throws UnknownAuthorityException if there is no such shard and none is made on demand
      * @throws ShardLimitException       if a new shard would pass the limit of shards made on demand
+     * @throws RuntimeException          what making the new shard failed with; its place in the limit is given back
      */
     public LeaseEngine<R> shard(String authority) {
+        if (disposed) {
+            throw new PoolClosedException(poolName);
+        }
         if (authority == null) {
             if (defaultShard == null) {
                 throw new UnknownAuthorityException(poolName, "(none)", authorities());
@@ -140,17 +151,34 @@ public final class ShardSet<R> implements Disposable {
         if (onDemand == null) {
             throw new UnknownAuthorityException(poolName, authority, declared.keySet());
         }
-        return made.computeIfAbsent(authority, this::make);
+        synchronized (making) {
+            // Checked again under the lock that closing takes: a shard is either made before the close
+            // looks for shards to close, or not at all.
+            if (disposed) {
+                throw new PoolClosedException(poolName);
+            }
+            return made.computeIfAbsent(authority, this::make);
+        }
     }
 
     private LeaseEngine<R> make(String authority) {
         for (;;) {
             int count = madeCount.get();
             if (count >= onDemandLimit) {
-                throw new ShardLimitException(poolName, authority, onDemandLimit);
+                throw new ShardLimitException(poolName, authority, onDemandLimit, onDemandLimitSetting);
             }
             if (madeCount.compareAndSet(count, count + 1)) {
-                return onDemand.apply(authority);
+                break;
+            }
+        }
+        boolean madeIt = false;
+        try {
+            LeaseEngine<R> shard = Objects.requireNonNull(onDemand.apply(authority), "shard");
+            madeIt = true;
+            return shard;
+        } finally {
+            if (!madeIt) {
+                madeCount.decrementAndGet(); // nothing was made: the place in the limit is free again
             }
         }
     }
@@ -236,19 +264,30 @@ public final class ShardSet<R> implements Disposable {
         all().forEach(LeaseEngine::evictAll);
     }
 
-    /** Closes every shard; completes when all are closed. */
+    /**
+     * Closes every shard when subscribed, and nothing before: from then on no shard is made and every
+     * acquire fails with {@link PoolClosedException}. Completes when all shards are closed. Subscribing
+     * again starts nothing new and completes with the first close.
+     */
     public Mono<Void> disposeLater() {
-        disposed = true;
-        retirement.dispose();
-        List<LeaseEngine<R>> shards = all();
-        return Flux.fromIterable(shards).flatMap(LeaseEngine::disposeLater).then();
+        return Mono.defer(() -> Flux.fromIterable(startClosing()).flatMap(LeaseEngine::disposeLater).then());
     }
 
+    private List<LeaseEngine<R>> startClosing() {
+        synchronized (making) {
+            disposed = true;
+            retirement.dispose();
+            return all();
+        }
+    }
+
+    /** Starts closing now (see {@link #disposeLater()}) and returns at once. */
     @Override
     public void dispose() {
         disposeLater().subscribe();
     }
 
+    /** Whether closing has started. */
     @Override
     public boolean isDisposed() {
         return disposed;
