@@ -98,10 +98,6 @@ public final class Deadline implements Comparable<Deadline> {
     }
 
     private static long saturatedNanos(Duration duration) {
-        try {
-            return duration.toNanos();
-        } catch (ArithmeticException tooLong) {
-            return Long.MAX_VALUE / 2; // about 146 years: "no deadline" without overflowing nanoTime sums
-        }
+        return io.sluice.internal.engine.EngineSettings.nanos(duration); // capped like every setting
     }
 }

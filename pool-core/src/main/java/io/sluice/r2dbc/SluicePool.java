@@ -89,7 +89,7 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
                 };
         EngineSettings settings = config.engineSettings();
         this.shards = new ShardSet<>(name, gate, defaultShard, declared, onDemand, config.onDemandLimit(),
-                "shardsOnDemand", config.onDemandIdle() == null ? 0 : config.onDemandIdle().toNanos(), settings.clock(),
+                "shardsOnDemand", config.onDemandIdle() == null ? 0 : EngineSettings.nanos(config.onDemandIdle()), settings.clock(),
                 settings.evictionIntervalNanos());
         // A pool without shards ignores any Authority in the Context and skips the routing altogether.
         // The engine emits the pooled connection itself (no map step), so that it can watch the handle the

@@ -338,7 +338,7 @@ public final class SluicePoolBuilder {
         SluicePool pool = new SluicePool(config());
         if (failFast != null) {
             try {
-                pool.warmup(1).block(failFast);
+                pool.warmup(1).block(EngineSettings.capped(failFast));
             } catch (RuntimeException error) {
                 pool.dispose();
                 throw new PoolStartException(pool.name(), failFast, error);

@@ -44,8 +44,8 @@ public record SluicePoolConfig(
 
     /** The leak watch these settings ask for (the null object when both are off). */
     io.sluice.internal.engine.LeakWatch leakWatch() {
-        long detect = leakDetectionThreshold.toNanos();
-        long reclaim = leakReclaimAfter.toNanos();
+        long detect = io.sluice.internal.engine.EngineSettings.nanos(leakDetectionThreshold);
+        long reclaim = io.sluice.internal.engine.EngineSettings.nanos(leakReclaimAfter);
         long shortest = Math.min(detect > 0 ? detect : Long.MAX_VALUE, reclaim > 0 ? reclaim : Long.MAX_VALUE);
         // Checked four times per the shortest limit: a leak is seen within a quarter of its threshold.
         return io.sluice.internal.engine.LeakWatch.of(detect, reclaim, Math.max(1_000_000, shortest / 4));

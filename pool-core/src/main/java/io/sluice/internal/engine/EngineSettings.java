@@ -96,12 +96,28 @@ public record EngineSettings(
                 createLimiter, clock);
     }
 
-    /** Nanoseconds of a duration, saturating instead of overflowing. */
+    /**
+     * The longest time Sluice counts in nanoseconds: about 73 years, far enough to mean "never", and small
+     * enough that adding it to any {@code nanoTime()} reading, or to another of its kind, cannot overflow.
+     */
+    public static final long LONGEST_NANOS = Long.MAX_VALUE / 4;
+
+    /**
+     * Nanoseconds of a duration, capped at {@link #LONGEST_NANOS}: the one conversion of every duration a
+     * user gives (settings, deadline budgets), so that any duration a builder accepts works end to end.
+     */
     public static long nanos(Duration duration) {
-        try {
-            return duration.toNanos();
-        } catch (ArithmeticException tooLong) {
-            return Long.MAX_VALUE / 4;
+        if (duration.getSeconds() >= LONGEST_NANOS / 1_000_000_000L) {
+            return LONGEST_NANOS;
         }
+        if (duration.getSeconds() <= -LONGEST_NANOS / 1_000_000_000L) {
+            return -LONGEST_NANOS;
+        }
+        return duration.toNanos();
+    }
+
+    /** The same, as a duration: for Reactor's and gRPC's own timeouts, which convert to nanoseconds too. */
+    public static Duration capped(Duration duration) {
+        return Duration.ofNanos(nanos(duration));
     }
 }
