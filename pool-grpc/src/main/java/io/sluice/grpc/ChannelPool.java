@@ -1,5 +1,7 @@
 package io.sluice.grpc;
 
+import static io.sluice.internal.engine.EngineSettings.nanos;
+
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -62,8 +64,8 @@ public final class ChannelPool {
         this.statuses = new StatusMapping(config.failFast());
         PoolClock clock = config.clock();
         this.shards = new ShardSet<>(config.name(), SharedCapacity.unbounded(), null, Map.of(), this::shardFor,
-                config.maxAuthorities(), "maxAuthorities", config.retireAuthorityAfterIdle().toNanos(), clock,
-                config.housekeepingInterval().toNanos());
+                config.maxAuthorities(), "maxAuthorities", nanos(config.retireAuthorityAfterIdle()), clock,
+                nanos(config.housekeepingInterval()));
     }
 
     /** Starts building a pool whose channels {@code channelFactory} makes, one call per channel needed. */
@@ -75,16 +77,16 @@ public final class ChannelPool {
         Set<PooledChannel> ofAuthority = live.computeIfAbsent(authority, a -> ConcurrentHashMap.newKeySet());
         EngineSettings settings = new EngineSettings(config.name() + "[" + authority + "]", config.maxChannels(),
                 config.minChannels(), config.maxConcurrentCallsPerChannel(),
-                config.acquireTimeout().toNanos(), config.connectTimeout().plusSeconds(5).toNanos(),
-                config.idleTimeout().toNanos(), config.channelLifetime().toNanos(), config.lifetimeJitter(),
-                config.housekeepingInterval().toNanos(), Long.MAX_VALUE / 4, 0, Duration.ofSeconds(1).toNanos(),
+                nanos(config.acquireTimeout()), nanos(config.connectTimeout()) + Duration.ofSeconds(5).toNanos(),
+                nanos(config.idleTimeout()), nanos(config.channelLifetime()), config.lifetimeJitter(),
+                nanos(config.housekeepingInterval()), EngineSettings.LONGEST_NANOS, 0, Duration.ofSeconds(1).toNanos(),
                 Duration.ofSeconds(5).toNanos(), 0, config.growAtLoad(), config.shrinkBelowLoad(),
                 config.callLimiter(), config.channelLimiter(), config.clock());
         Reconnector reconnector = new Reconnector(ofAuthority, config.clock(),
-                config.reconnectBackoffInitial().toNanos(), config.reconnectBackoffMax().toNanos(),
+                nanos(config.reconnectBackoffInitial()), nanos(config.reconnectBackoffMax()),
                 counters.reconnectsAsked);
         ChannelLifecycle lifecycle = new ChannelLifecycle(authority, config.channelFactory(), config.clock(),
-                config.connectTimeout(), config.replaceFailingAfter(), channels, counters, ofAuthority, reconnector);
+                EngineSettings.capped(config.connectTimeout()), EngineSettings.capped(config.replaceFailingAfter()), channels, counters, ofAuthority, reconnector);
         // Made on demand: retired once nobody has used the authority for retireAuthorityAfterIdle. The engine
         // starts making minChannels as it is built.
         return new LeaseEngine<>(settings, lifecycle, SharedCapacity.unbounded(),
@@ -164,9 +166,9 @@ public final class ChannelPool {
      * the timeout passes; true if they all terminated.
      */
     public boolean awaitTermination(Duration timeout) throws InterruptedException {
-        long until = System.nanoTime() + timeout.toNanos();
+        long until = System.nanoTime() + nanos(timeout);
         try {
-            shards.disposeLater().block(timeout);
+            shards.disposeLater().block(EngineSettings.capped(timeout));
         } catch (IllegalStateException notYet) {
             return false;
         }
@@ -187,7 +189,7 @@ public final class ChannelPool {
             deadline = fromContext;
         }
         if (deadline == null && config.callTimeout() != null) {
-            deadline = Deadline.after(config.callTimeout().toNanos(), TimeUnit.NANOSECONDS);
+            deadline = Deadline.after(nanos(config.callTimeout()), TimeUnit.NANOSECONDS);
         }
         return deadline == options.getDeadline() ? options : options.withDeadline(deadline);
     }
