@@ -137,7 +137,11 @@ public final class ChannelPool {
                 counters.callsWaited.sum(), Duration.ofNanos(counters.queueWaitNanos.sum()), channels.size());
     }
 
-    /** Stops new calls; calls in flight finish, then every channel shuts down. Returns at once. */
+    /**
+     * Stops new calls; calls in flight finish, then every channel shuts down. Returns at once. From then on
+     * no channel is opened: a new call to any authority, used before or not, closes with
+     * {@code UNAVAILABLE} naming the pool.
+     */
     public ChannelPool shutdown() {
         shutdown = true;
         shards.dispose();
