@@ -137,6 +137,11 @@ public final class ChannelPool {
                 counters.callsWaited.sum(), Duration.ofNanos(counters.queueWaitNanos.sum()), channels.size());
     }
 
+    /** The pool's own counters, which outlive every authority: what its monotonic meters read. */
+    ChannelCounters counters() {
+        return counters;
+    }
+
     /**
      * Stops new calls; calls in flight finish, then every channel shuts down. Returns at once. From then on
      * no channel is opened: a new call to any authority, used before or not, closes with

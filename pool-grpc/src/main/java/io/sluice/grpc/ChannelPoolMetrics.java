@@ -15,7 +15,8 @@ import java.util.function.ToDoubleFunction;
  * by connectivity state, per authority (registered for the authorities the pool has when this binds,
  * so bind after the first calls, or again when authorities change); channels created and retired,
  * unhealthy replacements, reconnections the pool asked for, calls and their queue wait, for the pool.
- * Everything is read from the pool's own counters when the registry is scraped.
+ * Everything is read from the pool's own counters when the registry is scraped; the pool-wide counters
+ * are kept by the pool itself, so they never go back when an authority retires.
  */
 public final class ChannelPoolMetrics implements MeterBinder {
 
@@ -43,32 +44,27 @@ public final class ChannelPoolMetrics implements MeterBinder {
             gauge(registry, "sluice.grpc.channels", tags.and("state", "transient_failure"),
                     "Channels by connectivity state", "{channel}", p -> stats(p, authority).transientFailure());
         }
-        FunctionCounter.builder("sluice.grpc.channels.created", pool, p -> any(p).channelsCreated()).tags(poolTag)
+        FunctionCounter.builder("sluice.grpc.channels.created", pool, p -> p.counters().created.sum()).tags(poolTag)
                 .description("Channels created (growth, replacement, refresh)").baseUnit("{channel}").register(registry);
-        FunctionCounter.builder("sluice.grpc.channels.retired", pool, p -> any(p).channelsRetired()).tags(poolTag)
+        FunctionCounter.builder("sluice.grpc.channels.retired", pool, p -> p.counters().retired.sum()).tags(poolTag)
                 .description("Channels retired (lifetime refresh, health, surplus, shutdown)").baseUnit("{channel}")
                 .register(registry);
-        FunctionCounter.builder("sluice.grpc.channels.replaced_unhealthy", pool, p -> any(p).replacedUnhealthy())
+        FunctionCounter.builder("sluice.grpc.channels.replaced_unhealthy", pool, p -> p.counters().replacedUnhealthy.sum())
                 .tags(poolTag).description("Channels replaced for staying in TRANSIENT_FAILURE").baseUnit("{channel}")
                 .register(registry);
-        FunctionCounter.builder("sluice.grpc.channels.reconnects_asked", pool, p -> any(p).reconnectsAsked())
+        FunctionCounter.builder("sluice.grpc.channels.reconnects_asked", pool, p -> p.counters().reconnectsAsked.sum())
                 .tags(poolTag).description("Channels in TRANSIENT_FAILURE asked to reconnect before gRPC's back-off")
                 .baseUnit("{reconnect}").register(registry);
-        FunctionCounter.builder("sluice.grpc.calls", pool, p -> any(p).calls()).tags(poolTag)
+        FunctionCounter.builder("sluice.grpc.calls", pool, p -> p.counters().callsStarted.sum()).tags(poolTag)
                 .description("Calls made through the pool").baseUnit("{call}").register(registry);
-        FunctionTimer.builder("sluice.grpc.queue.wait", pool, p -> any(p).callsThatWaited(),
-                        p -> any(p).queueWait().toNanos(), TimeUnit.NANOSECONDS)
+        FunctionTimer.builder("sluice.grpc.queue.wait", pool, p -> p.counters().callsWaited.sum(),
+                        p -> p.counters().queueWaitNanos.sum(), TimeUnit.NANOSECONDS)
                 .tags(poolTag).description("Time calls waited in the pool's queue for a channel").register(registry);
     }
 
     private static ChannelPoolStats stats(ChannelPool pool, String authority) {
         ChannelPoolStats stats = pool.stats().get(authority);
         return stats != null ? stats : EMPTY;
-    }
-
-    /** The pool-wide counters, which every authority's snapshot repeats. */
-    private static ChannelPoolStats any(ChannelPool pool) {
-        return pool.stats().values().stream().findFirst().orElse(EMPTY);
     }
 
     private void gauge(MeterRegistry registry, String name, Tags tags, String description, String unit,

@@ -48,4 +48,27 @@ class ChannelPoolMetricsTest {
             }
         }
     }
+
+    @Test
+    void thePoolWideCountersKeepCountingAfterTheirAuthorityRetires() throws Exception {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (TestResources resources = new TestResources()) {
+            TestServer server = resources.server(10);
+            ChannelPool pool = resources.pool(ChannelPool.builder(TestServer::plainChannel)
+                    .authorities(4, Duration.ofMillis(50)).housekeepingInterval(Duration.ofMillis(20)));
+            new ChannelPoolMetrics(pool).bindTo(registry);
+            ReactorCalls.unary(pool.channel(server.target()), TestServer.SLEEP, "1").block(Duration.ofSeconds(10));
+            assertThat(registry.get("sluice.grpc.calls").functionCounter().count()).isEqualTo(1);
+            assertThat(registry.get("sluice.grpc.channels.created").functionCounter().count()).isEqualTo(1);
+
+            // Nobody uses the authority any more: it retires, and its channel with it.
+            Flux.interval(Duration.ofMillis(5)).filter(tick -> pool.stats().isEmpty()).next()
+                    .block(Duration.ofSeconds(10));
+            assertThat(pool.stats()).isEmpty();
+
+            assertThat(registry.get("sluice.grpc.calls").functionCounter().count()).isEqualTo(1);
+            assertThat(registry.get("sluice.grpc.channels.created").functionCounter().count()).isEqualTo(1);
+            assertThat(registry.get("sluice.grpc.queue.wait").functionTimer().count()).isEqualTo(1);
+        }
+    }
 }
