@@ -9,26 +9,35 @@ import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.sluice.internal.engine.Lease;
 import io.sluice.internal.engine.PoolClock;
+import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executor;
 import java.util.function.Consumer;
 import org.reactivestreams.Subscription;
 import reactor.core.CoreSubscriber;
 import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
 import reactor.util.context.Context;
 
 /**
  * One call through the pool. The call holds a lease on a channel from {@code newCall()} until its
  * listener's {@code onClose}: counting from {@code start()} would be too late, since a call made before a
- * channel shuts down and started after it must still be counted against that channel.
+ * channel shuts down and started after it must still be counted against that channel. grpc-java allows a
+ * call that is never started: its lease is kept apart from it ({@link Held}), and given back once the
+ * call is unreachable and still not started, so a forgotten call never holds a channel for good.
  *
  * <p>When a channel has room the lease is granted inside {@code newCall()} and every method goes straight
  * to the real call. Otherwise the call waits in the pool's FIFO queue (bounded by its deadline) instead of
  * inside Netty, and what the caller does meanwhile ({@code start}, {@code request}, {@code sendMessage},
  * {@code halfClose}) is kept and replayed, in order, on the real call once a channel is granted; calls
- * made during the replay join the queue behind it, so the order is never broken. The lease is released
- * exactly once: when the call closes, when {@code start()} throws, or when the call is cancelled before
- * it starts.
+ * made during the replay join the queue behind it, so the order is never broken. The replay runs on the
+ * call's executor ({@link CallOptions#getExecutor()}: for a blocking stub, the thread waiting for the
+ * reply), or else on Reactor's bounded-elastic scheduler; never on the thread that happened to release a
+ * channel. If a replayed step throws, the steps after it are dropped and the call closes with a status
+ * its listener sees: CANCELLED carrying the error once the real call has started, INTERNAL before. The
+ * lease is released exactly once: when the call closes, when {@code start()} throws, when the call is
+ * cancelled before it starts, or when it is collected without having started.
  */
 final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
         implements CoreSubscriber<Lease<PooledChannel>> {
@@ -49,8 +58,14 @@ final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
     private Status failure;
     private boolean cancelled;
     private boolean started;
-    private Lease<PooledChannel> lease;
+    /** Whether the real call's start() returned: from then on the real call closes the listener. */
+    private boolean realStarted;
+    /** Set when a replayed step threw: the steps after it are dropped. */
+    private boolean broken;
     private Subscription acquisition;
+
+    private static final Cleaner UNSTARTED = Cleaner.create();
+    private final Held held = new Held();
 
     private final ChannelCounters counters;
     private final PoolClock clock;
@@ -68,6 +83,7 @@ final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
         this.grpcContext = io.grpc.Context.current();
         this.reactorContext = reactorContext;
         this.statuses = statuses;
+        UNSTARTED.register(this, held);
     }
 
     /** Starts acquiring a channel; when one has room it arrives before this returns. */
@@ -101,7 +117,7 @@ final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
                 granted.release().subscribe();
                 return;
             }
-            lease = granted;
+            held.grant(granted);
             call = newRealCall(granted);
             real = call;
             if (!granting) {
@@ -109,8 +125,19 @@ final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
                 counters.queueWaitNanos.add(clock.nanoTime() - createdAt);
             }
         }
-        replay(call);
+        if (granting) {
+            replay(call); // inside newCall(): nothing is kept yet, the call just goes straight through
+            return;
+        }
+        Executor executor = options.getExecutor() != null ? options.getExecutor() : BOUNDED_ELASTIC;
+        try {
+            executor.execute(() -> replay(call));
+        } catch (RuntimeException refused) {
+            fail(call, refused);
+        }
     }
+
+    private static final Executor BOUNDED_ELASTIC = task -> Schedulers.boundedElastic().schedule(task);
 
     /** Runs the kept steps outside the lock, batch after batch, until none arrive meanwhile. */
     private void replay(ClientCall<ReqT, RespT> call) {
@@ -120,13 +147,53 @@ final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
                 batch = pending;
                 if (batch == null || batch.isEmpty()) {
                     pending = null;
-                    passThrough = call;
+                    if (!broken) {
+                        passThrough = call;
+                    }
                     return;
                 }
                 pending = new ArrayList<>();
             }
             for (Consumer<ClientCall<ReqT, RespT>> step : batch) {
-                step.accept(call);
+                try {
+                    step.accept(call);
+                } catch (RuntimeException | Error error) {
+                    fail(call, error);
+                    return;
+                }
+            }
+        }
+    }
+
+    /**
+     * A kept step threw, or could not be run: the steps after it are dropped and the call closes. Once
+     * the real call has started it is cancelled, and closes the listener itself (giving the lease back);
+     * before, the lease goes back here and the listener, now or when it starts, hears INTERNAL.
+     */
+    private void fail(ClientCall<ReqT, RespT> call, Throwable error) {
+        boolean cancelReal;
+        Listener<RespT> toClose = null;
+        Status status = Status.INTERNAL.withDescription("A step kept while the call waited for a channel failed")
+                .withCause(error);
+        synchronized (this) {
+            broken = true;
+            pending = null;
+            cancelReal = realStarted;
+            if (!cancelReal) {
+                failure = status;
+                toClose = started && !cancelled ? listener : null;
+            }
+        }
+        if (cancelReal) {
+            call.cancel("A step kept while the call waited for a channel failed", error);
+            return;
+        }
+        try {
+            call.cancel("A step kept while the call waited for a channel failed", error);
+        } finally {
+            held.release();
+            if (toClose != null) {
+                toClose.onClose(status, new Metadata());
             }
         }
     }
@@ -169,6 +236,7 @@ final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
                 throw new IllegalStateException("Call already started");
             }
             started = true;
+            held.started();
             listener = responseListener;
             failed = failure != null ? failure
                     : cancelled && real == null ? Status.CANCELLED.withDescription("Call cancelled before start")
@@ -189,8 +257,11 @@ final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
         try {
             call.start(releasing, headers);
         } catch (RuntimeException | Error error) {
-            release();
+            held.release();
             throw error;
+        }
+        synchronized (this) {
+            realStarted = true;
         }
     }
 
@@ -224,7 +295,7 @@ final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
         Listener<RespT> toClose = null;
         Subscription toCancel = null;
         synchronized (this) {
-            if (cancelled) {
+            if (cancelled || broken) {
                 return;
             }
             cancelled = true;
@@ -265,7 +336,7 @@ final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
         }
         call.cancel(message, cause);
         if (neverStarted) {
-            release(); // a call that never starts never closes: its lease goes back here
+            held.release(); // a call that never starts never closes: its lease goes back here
         }
     }
 
@@ -289,6 +360,9 @@ final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
                     pending.add(step);
                     return;
                 }
+                if (broken) {
+                    return; // a kept step failed and the call closed: the rest is dropped
+                }
                 call = real;
             }
             if (call == null) {
@@ -298,13 +372,46 @@ final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
         step.accept(call);
     }
 
-    private void release() {
-        Lease<PooledChannel> held;
-        synchronized (this) {
-            held = lease;
+    /**
+     * The call's lease, kept apart from the call (it must not reach the call) so that the {@link Cleaner}
+     * can give it back once the call is unreachable without ever having started. Released at most once.
+     */
+    private static final class Held implements Runnable {
+
+        private Lease<PooledChannel> lease;
+        private boolean started;
+        private boolean released;
+
+        synchronized void grant(Lease<PooledChannel> granted) {
+            lease = granted;
         }
-        if (held != null) {
-            held.release().subscribe();
+
+        synchronized void started() {
+            started = true;
+        }
+
+        void release() {
+            Lease<PooledChannel> toRelease;
+            synchronized (this) {
+                if (released || lease == null) {
+                    return;
+                }
+                released = true;
+                toRelease = lease;
+            }
+            toRelease.release().subscribe();
+        }
+
+        /** Run by the Cleaner once the call is unreachable: a call that never started never closes. */
+        @Override
+        public void run() {
+            boolean neverStarted;
+            synchronized (this) {
+                neverStarted = !started;
+            }
+            if (neverStarted) {
+                release();
+            }
         }
     }
 
@@ -317,7 +424,7 @@ final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
 
         @Override
         public void onClose(Status status, Metadata trailers) {
-            release();
+            held.release();
             super.onClose(status, trailers);
         }
     }
