@@ -53,11 +53,17 @@ public final class ChannelPool {
     private final ChannelPoolConfig config;
     private final ChannelCounters counters = new ChannelCounters();
     private final Set<ManagedChannel> channels = ConcurrentHashMap.newKeySet();
-    private final Map<String, Set<PooledChannel>> live = new ConcurrentHashMap<>();
+    /** Each authority's engine and its channels, for stats; dropped once that engine has retired. */
+    private final Map<String, Authority> live = new ConcurrentHashMap<>();
     private final ShardSet<PooledChannel> shards;
     private final StatusMapping statuses;
     private final Map<String, Channel> faces = new ConcurrentHashMap<>();
     private volatile boolean shutdown;
+    /** Drops terminated channels and retired authorities, whether or not anyone reads stats. */
+    private volatile reactor.core.Disposable sweeper;
+
+    private record Authority(LeaseEngine<PooledChannel> engine, Set<PooledChannel> channels) {
+    }
 
     ChannelPool(ChannelPoolConfig config) {
         this.config = config;
@@ -66,6 +72,36 @@ public final class ChannelPool {
         this.shards = new ShardSet<>(config.name(), SharedCapacity.unbounded(), null, Map.of(), this::shardFor,
                 config.maxAuthorities(), "maxAuthorities", nanos(config.retireAuthorityAfterIdle()), clock,
                 nanos(config.housekeepingInterval()));
+        this.sweeper = clock.schedulePeriodically(this::sweep, nanos(config.housekeepingInterval()));
+    }
+
+    /**
+     * Keeps what the pool remembers bounded by what is live: channels that have terminated, and
+     * authorities whose engine has retired (with their channel faces), are forgotten. Stops once the pool
+     * is shut down and every channel has terminated.
+     */
+    private void sweep() {
+        channels.removeIf(ManagedChannel::isTerminated);
+        live.forEach((authority, known) -> {
+            if (known.engine().isDisposed() && live.remove(authority, known) && !live.containsKey(authority)) {
+                faces.remove(authority); // made again, as a new face on the same routing, if asked for
+            }
+        });
+        if (shutdown && channels.isEmpty()) {
+            reactor.core.Disposable self = sweeper;
+            if (self != null) {
+                self.dispose();
+            }
+        }
+    }
+
+    /** How many channels and authorities the pool keeps track of now (for tests). */
+    int channelsTracked() {
+        return channels.size();
+    }
+
+    int authoritiesTracked() {
+        return live.size();
     }
 
     /** Starts building a pool whose channels {@code channelFactory} makes, one call per channel needed. */
@@ -74,7 +110,7 @@ public final class ChannelPool {
     }
 
     private LeaseEngine<PooledChannel> shardFor(String authority) {
-        Set<PooledChannel> ofAuthority = live.computeIfAbsent(authority, a -> ConcurrentHashMap.newKeySet());
+        Set<PooledChannel> ofAuthority = ConcurrentHashMap.newKeySet();
         EngineSettings settings = new EngineSettings(config.name() + "[" + authority + "]", config.maxChannels(),
                 config.minChannels(), config.maxConcurrentCallsPerChannel(),
                 nanos(config.acquireTimeout()), nanos(config.connectTimeout()) + Duration.ofSeconds(5).toNanos(),
@@ -86,11 +122,14 @@ public final class ChannelPool {
                 nanos(config.reconnectBackoffInitial()), nanos(config.reconnectBackoffMax()),
                 counters.reconnectsAsked);
         ChannelLifecycle lifecycle = new ChannelLifecycle(authority, config.channelFactory(), config.clock(),
-                EngineSettings.capped(config.connectTimeout()), EngineSettings.capped(config.replaceFailingAfter()), channels, counters, ofAuthority, reconnector);
+                EngineSettings.capped(config.connectTimeout()), EngineSettings.capped(config.replaceFailingAfter()),
+                channels, counters, ofAuthority, reconnector);
         // Made on demand: retired once nobody has used the authority for retireAuthorityAfterIdle. The engine
         // starts making minChannels as it is built.
-        return new LeaseEngine<>(settings, lifecycle, SharedCapacity.unbounded(),
+        LeaseEngine<PooledChannel> engine = new LeaseEngine<>(settings, lifecycle, SharedCapacity.unbounded(),
                 new io.sluice.internal.engine.EngineStats(), io.sluice.internal.engine.LeakWatch.OFF, true);
+        live.put(authority, new Authority(engine, ofAuthority));
+        return engine;
     }
 
     /**
@@ -119,7 +158,9 @@ public final class ChannelPool {
         int connecting = 0;
         int idle = 0;
         int failing = 0;
-        for (PooledChannel channel : live.getOrDefault(authority, Set.of())) {
+        Authority known = live.get(authority);
+        Set<PooledChannel> ofAuthority = known != null && known.engine() == engine ? known.channels() : Set.of();
+        for (PooledChannel channel : ofAuthority) {
             ConnectivityState state = channel.state();
             switch (state) {
                 case READY -> ready++;
