@@ -55,7 +55,7 @@ class ChannelPoolMetricsTest {
         try (TestResources resources = new TestResources()) {
             TestServer server = resources.server(10);
             ChannelPool pool = resources.pool(ChannelPool.builder(TestServer::plainChannel)
-                    .authorities(4, Duration.ofMillis(50)).housekeepingInterval(Duration.ofMillis(20)));
+                    .authorities(4, Duration.ofMillis(500)).housekeepingInterval(Duration.ofMillis(20)));
             new ChannelPoolMetrics(pool).bindTo(registry);
             ReactorCalls.unary(pool.channel(server.target()), TestServer.SLEEP, "1").block(Duration.ofSeconds(10));
             assertThat(registry.get("sluice.grpc.calls").functionCounter().count()).isEqualTo(1);
