@@ -28,6 +28,11 @@ import reactor.core.scheduler.Schedulers;
  *       shorter back-off instead of gRPC's, and once one is READY it asks the others at once.</li>
  *   <li>Retiring shuts the channel down gracefully (its calls finish); it is tracked until terminated.</li>
  * </ul>
+ *
+ * <p>A channel is never left behind by its creation. One built after {@code createTimeout} is not lost:
+ * the engine never cancels a creation, and a channel that arrives late joins the pool, or is retired
+ * (so shut down) at once if the pool was shut down or evicted meanwhile. One whose first
+ * {@code connect()} throws is shut down here, since the engine never sees it.
  */
 final class ChannelLifecycle implements ResourceLifecycle<PooledChannel> {
 
@@ -68,7 +73,15 @@ final class ChannelLifecycle implements ResourceLifecycle<PooledChannel> {
                     counters.created.increment();
                     PooledChannel pooled = new PooledChannel(channel, authority, clock, reconnector::changed);
                     live.add(pooled);
-                    return pooled.connect();
+                    try {
+                        return pooled.connect();
+                    } catch (RuntimeException | Error error) {
+                        // Built but never handed to the engine: nobody else would ever shut it down.
+                        live.remove(pooled);
+                        counters.retired.increment();
+                        channel.shutdownNow();
+                        throw error;
+                    }
                 })
                 .subscribeOn(Schedulers.boundedElastic())
                 .flatMap(channel -> channel.settled().asMono()
