@@ -148,6 +148,8 @@ class ChannelPoolTest {
         ClientCall<String, String> call = channel.newCall(TestServer.SLEEP, CallOptions.DEFAULT);
         assertThat(pool.stats().get(server.target()).callsInFlight()).isEqualTo(1);
         pool.shutdown();
+        // The call holds its lease from newCall(): its channel stays open for it though it has not started.
+        assertThat(pool.isTerminated()).isFalse();
         CountDownLatch closed = new CountDownLatch(1);
         List<Status> statuses = new CopyOnWriteArrayList<>();
         call.start(new ClientCall.Listener<>() {
@@ -163,6 +165,7 @@ class ChannelPoolTest {
 
         assertThat(closed.await(10, TimeUnit.SECONDS)).isTrue();
         assertThat(statuses).hasSize(1);
+        assertThat(statuses.get(0).isOk()).as("%s", statuses.get(0)).isTrue();
         assertThat(pool.awaitTermination(Duration.ofSeconds(10))).isTrue();
         assertThat(pool.isTerminated()).isTrue();
     }
