@@ -200,12 +200,18 @@ final class Creator<R> {
      */
     void overdue(Slot<R> slot, int ticket, Sinks.One<Boolean> done) {
         creating.decrementAndGet();
-        CreationFailedException error = new CreationFailedException(engine.name(), "Pool '" + engine.name()
-                + "' could not create a " + engine.lifecycle.kind() + " within createTimeout ("
-                + java.time.Duration.ofNanos(settings.createTimeoutNanos()) + "); the attempt goes on in the"
-                + " background and counts against maxSize until the driver answers", null);
-        backoff.failed(ticket, error);
-        slot.overdue = true; // last: a driver answering meanwhile waits for it (Creation#answered)
+        CreationFailedException error;
+        try {
+            error = new CreationFailedException(engine.name(), "Pool '" + engine.name()
+                    + "' could not create a " + engine.lifecycle.kind() + " within createTimeout ("
+                    + java.time.Duration.ofNanos(settings.createTimeoutNanos()) + "); the attempt goes on in the"
+                    + " background and counts against maxSize until the driver answers", null);
+            backoff.failed(ticket, error);
+        } finally {
+            // Once the counts are right, and whatever happened above: a driver answering meanwhile spins
+            // until it sees this (Creation#answered), so it must always be set.
+            slot.overdue = true;
+        }
         countFailure(error, done);
         if (engine.isDisposed()) {
             engine.checkTerminated(); // a close does not wait for a driver that may never answer
