@@ -16,7 +16,7 @@ import java.util.Set;
 import java.util.function.BiConsumer;
 
 /**
- * Makes {@code ConnectionFactories.get("r2dbc:sluice:postgresql://user@host/db?maxSize=20&acquireTimeout=PT2S")}
+ * Makes {@code ConnectionFactories.get("r2dbc:sluice:postgresql://user@127.0.0.1/db?maxSize=20&acquireTimeout=PT2S")}
  * return a {@link SluicePool} over the driver named after {@code sluice:}.
  *
  * <p>Every {@link SluicePoolBuilder} setting that takes a plain value is an option of the same name;

@@ -167,7 +167,7 @@ public final class PostgresExtension implements BeforeEachCallback, ParameterRes
 
         static Outcome missing(List<String> tried) {
             return new Outcome(null, "Tried: " + String.join("; ", tried) + ". To provide one: set "
-                    + URL_VARIABLE + "=r2dbc:postgresql://user:password@host:5432/database, or run "
+                    + URL_VARIABLE + "=r2dbc:postgresql://user:password@127.0.0.1:5432/database, or run "
                     + "PostgreSQL on 127.0.0.1:5432 with a database 'test' that user 'postgres' may use "
                     + "without a password, or start a Docker engine for Testcontainers.");
         }

@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
 
 /**
  * A measurement, not a test: one plain {@code ManagedChannel} and a {@code ChannelPool} with default settings,
@@ -73,18 +74,27 @@ public final class RestartRace {
                 })
                 .distinctUntilChanged()
                 .subscribe(s -> log.add(ms(t0) + " pool " + s));
-        Thread.sleep(3_000); // steady state: the pool has closed any surplus channel
-        log.add(ms(t0) + " === server down");
-        proxy.resetNew(true);
-        proxy.resetExisting();
-        Thread.sleep(downMillis);
-        proxy.pass();
-        backAt.set(System.nanoTime());
-        log.add(ms(t0) + " === server back");
-        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-        while ((singleFirst.get() == Long.MAX_VALUE || poolFirst.get() == Long.MAX_VALUE) && System.nanoTime() < until) {
-            Thread.sleep(10);
-        }
+        // Steady state first (the pool has closed any surplus channel), then the server goes away for
+        // downMillis, then it comes back: one timeline on Reactor's timers.
+        Mono.delay(Duration.ofSeconds(3))
+                .doOnNext(tick -> {
+                    log.add(ms(t0) + " === server down");
+                    proxy.resetNew(true);
+                    proxy.resetExisting();
+                })
+                .then(Mono.delay(Duration.ofMillis(downMillis)))
+                .doOnNext(tick -> {
+                    proxy.pass();
+                    backAt.set(System.nanoTime());
+                    log.add(ms(t0) + " === server back");
+                })
+                .block();
+        // Until both have succeeded again, or 15 s.
+        Flux.interval(Duration.ofMillis(10))
+                .filter(tick -> singleFirst.get() != Long.MAX_VALUE && poolFirst.get() != Long.MAX_VALUE)
+                .next()
+                .timeout(Duration.ofSeconds(15), Mono.empty())
+                .block();
         a.dispose();
         b.dispose();
         states.dispose();

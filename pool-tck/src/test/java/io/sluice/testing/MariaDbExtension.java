@@ -101,7 +101,7 @@ public final class MariaDbExtension implements BeforeAllCallback, BeforeEachCall
         }
         tried.add(source + " " + PostgresExtension.redact(url) + " -> " + failure.get());
         return new Outcome(null, "Tried: " + String.join("; ", tried) + ". To provide one: set "
-                + URL_VARIABLE + "=r2dbc:mariadb://user:password@host:3306/database, or run MariaDB on "
+                + URL_VARIABLE + "=r2dbc:mariadb://user:password@127.0.0.1:3306/database, or run MariaDB on "
                 + "127.0.0.1:3306 with a database 'test' that user 'root' may use without a password "
                 + "(bash .ci/run sets that up).");
     }
