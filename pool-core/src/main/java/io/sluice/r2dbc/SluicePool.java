@@ -28,7 +28,7 @@ import reactor.core.publisher.Mono;
  * is expected, and {@code Connection.close()} returns the connection to the pool.
  *
  * <pre>{@code
- * SluicePool pool = SluicePool.builder(ConnectionFactories.get("r2dbc:postgresql://app@db/orders"))
+ * SluicePool pool = SluicePool.builder(ConnectionFactories.get("r2dbc:postgresql://app@127.0.0.1/orders"))
  *         .name("orders")
  *         .maxSize(20)
  *         .acquireTimeout(Duration.ofSeconds(2))
