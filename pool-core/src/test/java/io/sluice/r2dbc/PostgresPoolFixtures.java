@@ -7,6 +7,7 @@ import io.r2dbc.spi.ConnectionFactoryOptions;
 import io.r2dbc.spi.Option;
 import io.r2dbc.spi.Result;
 import io.sluice.testing.PostgresDatabase;
+import java.time.Duration;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
@@ -34,6 +35,30 @@ final class PostgresPoolFixtures {
         return ConnectionFactories.get(ConnectionFactoryOptions.parse(database.url()).mutate()
                 .option(Option.valueOf("applicationName"), applicationName)
                 .build());
+    }
+
+    /** A table of one int column {@code id}, named {@code prefix} and a random suffix; drop it after the test. */
+    static String scratchTable(PostgresDatabase database, String prefix) {
+        String table = prefix + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 1);
+        database.query("CREATE TABLE " + table + " (id int NOT NULL)");
+        return table;
+    }
+
+    /** A pool of one connection named {@code app}: every borrower gets the same backend. */
+    static SluicePool poolOfOne(PostgresDatabase database, String app, Duration acquireTimeout) {
+        return SluicePool.builder(driverFactory(database, app)).name(app).maxSize(1).acquireTimeout(acquireTimeout)
+                .build();
+    }
+
+    /** Closes {@code pool} (if any), then drops {@code table}, whatever the close did. */
+    static void closeAndDrop(SluicePool pool, PostgresDatabase database, String table) {
+        try {
+            if (pool != null) {
+                pool.close().block(Duration.ofSeconds(30));
+            }
+        } finally {
+            database.query("DROP TABLE IF EXISTS " + table);
+        }
     }
 
     /** How many backends the server has for {@code applicationName} (from a connection of its own). */

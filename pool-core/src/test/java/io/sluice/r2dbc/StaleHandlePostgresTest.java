@@ -1,10 +1,12 @@
 package io.sluice.r2dbc;
 
 import static io.sluice.r2dbc.PostgresPoolFixtures.applicationName;
-import static io.sluice.r2dbc.PostgresPoolFixtures.driverFactory;
+import static io.sluice.r2dbc.PostgresPoolFixtures.closeAndDrop;
 import static io.sluice.r2dbc.PostgresPoolFixtures.execute;
 import static io.sluice.r2dbc.PostgresPoolFixtures.idleInTransaction;
+import static io.sluice.r2dbc.PostgresPoolFixtures.poolOfOne;
 import static io.sluice.r2dbc.PostgresPoolFixtures.scalar;
+import static io.sluice.r2dbc.PostgresPoolFixtures.scratchTable;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -19,7 +21,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
@@ -59,24 +60,13 @@ class StaleHandlePostgresTest {
     void createPoolAndTable(PostgresDatabase database) {
         this.database = database;
         this.app = applicationName("stale");
-        this.table = "sluice_stale_" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 1);
-        database.query("CREATE TABLE " + table + " (id int NOT NULL)");
-        this.pool = SluicePool.builder(driverFactory(database, app))
-                .name(app)
-                .maxSize(1)
-                .acquireTimeout(TIMEOUT)
-                .build();
+        this.table = scratchTable(database, "sluice_stale_");
+        this.pool = poolOfOne(database, app, TIMEOUT);
     }
 
     @AfterEach
     void closePoolAndDropTable() {
-        try {
-            if (pool != null) {
-                pool.close().block(Duration.ofSeconds(30));
-            }
-        } finally {
-            database.query("DROP TABLE IF EXISTS " + table);
-        }
+        closeAndDrop(pool, database, table);
     }
 
     /** The case of the report: a statement in the same chain as the close, subscribed after it. */

@@ -1,10 +1,13 @@
 package io.sluice.r2dbc;
 
 import static io.sluice.r2dbc.PostgresPoolFixtures.applicationName;
+import static io.sluice.r2dbc.PostgresPoolFixtures.closeAndDrop;
 import static io.sluice.r2dbc.PostgresPoolFixtures.driverFactory;
 import static io.sluice.r2dbc.PostgresPoolFixtures.execute;
 import static io.sluice.r2dbc.PostgresPoolFixtures.idleInTransaction;
+import static io.sluice.r2dbc.PostgresPoolFixtures.poolOfOne;
 import static io.sluice.r2dbc.PostgresPoolFixtures.scalar;
+import static io.sluice.r2dbc.PostgresPoolFixtures.scratchTable;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.r2dbc.spi.Connection;
@@ -17,7 +20,6 @@ import io.r2dbc.spi.TransactionDefinition;
 import io.sluice.testing.PostgresDatabase;
 import io.sluice.testing.PostgresExtension;
 import java.time.Duration;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import org.assertj.core.api.SoftAssertions;
@@ -55,24 +57,13 @@ class TransactionSafetyPostgresTest {
     void createPoolAndTable(PostgresDatabase database) {
         this.database = database;
         this.app = applicationName("txsafe");
-        this.table = "sluice_tx_" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 1);
-        database.query("CREATE TABLE " + table + " (id int NOT NULL)");
-        this.pool = SluicePool.builder(driverFactory(database, app))
-                .name(app)
-                .maxSize(1)
-                .acquireTimeout(TIMEOUT)
-                .build();
+        this.table = scratchTable(database, "sluice_tx_");
+        this.pool = poolOfOne(database, app, TIMEOUT);
     }
 
     @AfterEach
     void closePoolAndDropTable() {
-        try {
-            if (pool != null) {
-                pool.close().block(Duration.ofSeconds(30));
-            }
-        } finally {
-            database.query("DROP TABLE IF EXISTS " + table);
-        }
+        closeAndDrop(pool, database, table);
     }
 
     @Test
