@@ -32,6 +32,23 @@ class SluicePoolAcquireTest {
     }
 
     @Test
+    void aWarmupRightAfterBuildWaitsForMinIdlesCreationsInsteadOfDoublingThem() {
+        fixture.factory.creation = () -> Mono.fromSupplier(FakeConnection::new)
+                .delayElement(Duration.ofSeconds(1), fixture.time);
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(4).minIdle(2)); // two creations under way
+
+        TestSubscriber<Integer> warmup = TestSubscriber.create();
+        pool.warmup().subscribe(warmup);
+        assertThat(warmup.isTerminated()).isFalse(); // it waits for the two already coming
+        fixture.advance(Duration.ofSeconds(1));
+
+        assertThat(warmup.getReceivedOnNext()).containsExactly(0); // it made none of its own
+        assertThat(warmup.isTerminatedComplete()).isTrue();
+        assertThat(fixture.factory.created).hasSize(2);
+        assertThat(pool.state().idle()).isEqualTo(2);
+    }
+
+    @Test
     void acquiringAnIdleConnectionSchedulesNoTimer() {
         SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
         pool.warmup(1).block();

@@ -3,10 +3,13 @@ package io.sluice.internal.engine;
 import io.sluice.AdmissionLimiter;
 import io.sluice.DestroyCause;
 import io.sluice.CreationFailedException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.reactivestreams.Publisher;
 import reactor.core.Exceptions;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 
@@ -115,12 +118,9 @@ final class Creator<R> {
         if (engine.isDisposed() || settings.minIdle() == 0) {
             return;
         }
-        // For exclusive resources minIdle counts idle ones; a shared resource (a channel) serves while it
-        // is busy, so there it counts every live one: minChannels, not "channels with no call".
         int ready = creating.get();
         for (Slot<R> slot : engine.slots) {
-            int state = slot.get();
-            if (engine.capacity == 1 ? state == 0 : state >= 0 && (state & Slot.RETIRING) == 0) {
+            if (ready(slot.get())) {
                 ready++;
             }
         }
@@ -134,27 +134,56 @@ final class Creator<R> {
         }
     }
 
-    /** Creates resources until {@code count} are idle (at most maxSize in all); emits how many it created. */
+    /**
+     * Whether a slot in {@code state} counts towards minIdle and warm-up. For exclusive resources that is
+     * an idle one; a shared resource (a channel) serves while it is busy, so there it is every live one
+     * that is not retiring: minChannels, not "channels with no call".
+     */
+    private boolean ready(int state) {
+        return engine.capacity == 1 ? state == 0 : state >= 0 && (state & Slot.RETIRING) == 0;
+    }
+
+    /**
+     * Creates resources until {@code count} are ready (see {@link #ready}; at most maxSize in all), and
+     * completes when those it started and those already being made have arrived, so that a warm-up
+     * right after {@code minIdle}'s creations started neither doubles them nor returns before them.
+     * Emits how many it created itself; fails with the first creation error.
+     */
     Mono<Integer> warmup(int count) {
         return Mono.defer(() -> {
-            int idle = engine.state().idle();
-            Mono<Integer> all = Mono.just(0);
-            for (int i = idle; i < Math.min(count, engine.slots.length); i++) {
+            List<Mono<Boolean>> arriving = new ArrayList<>();
+            int ready = 0;
+            for (Slot<R> slot : engine.slots) {
+                int state = slot.get();
+                Sinks.One<Boolean> inFlight = slot.creationDone;
+                if (ready(state)) {
+                    ready++;
+                } else if (state == Slot.CREATING && inFlight != null && !slot.overdue) {
+                    arriving.add(inFlight.asMono());
+                }
+            }
+            int made = 0;
+            for (int i = ready + arriving.size(); i < Math.min(count, engine.slots.length); i++) {
                 Slot<R> empty = claimForCreation(false);
                 if (empty == null) {
                     break;
                 }
                 Sinks.One<Boolean> done = Sinks.one();
                 create(empty, done);
-                all = all.zipWith(done.asMono(), (made, one) -> made + 1);
+                arriving.add(done.asMono());
+                made++;
             }
-            return all;
+            return Flux.merge(arriving).then(Mono.just(made));
         });
     }
 
     /** Starts creating a resource in an EMPTY slot just claimed (now CREATING). */
-    private void create(Slot<R> slot, Sinks.One<Boolean> done) {
+    private void create(Slot<R> slot, Sinks.One<Boolean> asked) {
         creating.incrementAndGet();
+        // Every creation can be awaited (by a warm-up that finds it under way); one more object per
+        // creation, never per acquire.
+        Sinks.One<Boolean> done = asked != null ? asked : Sinks.one();
+        slot.creationDone = done;
         try {
             if (!limiter.tryAcquire()) {
                 // Spread creations out instead of refusing them: the waiters' own deadlines still bound
@@ -222,6 +251,7 @@ final class Creator<R> {
     void failed(Slot<R> slot, Throwable error, int ticket, Sinks.One<Boolean> done) {
         boolean wasOverdue = slot.overdue;
         slot.overdue = false;
+        slot.creationDone = null;
         slot.set(Slot.EMPTY);
         engine.membership.permitFreed(null);
         if (!wasOverdue) { // an overdue one was counted as a failure when its time was up
@@ -275,6 +305,7 @@ final class Creator<R> {
         slot.lastUsed = now;
         slot.lastValidated = now;
         slot.expiresAt = now + jitteredLifetime();
+        slot.creationDone = null;
         if (engine.isDisposed() || startedIn != engine.generation()) {
             slot.set(Slot.RESERVED);
             creating.decrementAndGet();

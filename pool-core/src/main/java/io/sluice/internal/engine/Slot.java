@@ -45,6 +45,8 @@ final class Slot<R> extends AtomicInteger {
     long createStartedAt;
     /** Housekeeping has started this (shared) resource's replacement. */
     volatile boolean replacing;
+    /** The outcome of the creation under way (or of the last one), for a warm-up that finds it. */
+    volatile reactor.core.publisher.Sinks.One<Boolean> creationDone;
     /** Its creation has passed {@code createTimeout}; the driver has not answered yet. */
     volatile boolean overdue;
     /** The shard this resource is being closed for, so that its permit goes there first. */
