@@ -2,7 +2,7 @@ package io.sluice;
 
 import java.time.Duration;
 
-/** A pool built with a fail-fast start could not make its first resource in time. */
+/** A pool built with a {@code startupTimeout} could not make its first connection in time. */
 public final class PoolStartException extends PoolException {
 
     private static final long serialVersionUID = 1L;

@@ -8,13 +8,8 @@ public final class ShardLimitException extends PoolException {
     private final String authority;
 
     public ShardLimitException(String poolName, String authority, int limit) {
-        this(poolName, authority, limit, "shardsOnDemand");
-    }
-
-    /** @param setting the name of the builder setting that gives {@code limit} */
-    public ShardLimitException(String poolName, String authority, int limit, String setting) {
         super(poolName, "Pool '" + poolName + "' cannot make a shard for authority '" + authority
-                + "': it already holds " + limit + " shards made on demand (" + setting + " limit " + limit + ")",
+                + "': it already holds " + limit + " shards made on demand (shardsOnDemand limit " + limit + ")",
                 null);
         this.authority = authority;
     }

@@ -25,14 +25,19 @@ import java.util.function.ToLongFunction;
  *
  * <p>Every meter reads the pool's own counters when the registry is scraped; nothing is recorded per
  * acquire, so binding the meters adds nothing to the acquire path. Timers are therefore count-and-total
- * ({@code FunctionTimer}): the mean is exact, percentiles are not kept. Each meter is tagged
- * {@code db.client.connection.pool.name}, and {@code shard} with the authority for shards declared up
- * front, {@code ""} for the default shard and {@code (on demand)} for all shards made on demand together,
- * so that the number of series stays bounded whatever the tenants.
+ * ({@code FunctionTimer}): the mean is exact, percentiles are not kept.
+ *
+ * <p>Tags, the same as the gRPC channel pool's meters: {@code pool}, the pool's name, and {@code shard},
+ * the authority of a shard declared up front, {@code ""} for the default shard and {@code (on demand)} for
+ * all shards made on demand together, so that the number of series stays bounded whatever the tenants.
+ * The meters named after OpenTelemetry's conventions ({@code db.client.connection.*}) also carry the
+ * attribute those conventions require of them, {@code db.client.connection.pool.name} (the pool's name
+ * again), so that dashboards built on the conventions find them.
  */
 public final class SluicePoolMetrics implements MeterBinder {
 
-    private static final String POOL = "db.client.connection.pool.name";
+    /** The attribute OpenTelemetry's conventions require on {@code db.client.connection.*} meters. */
+    private static final String OTEL_POOL = "db.client.connection.pool.name";
 
     private final SluicePool pool;
 
@@ -43,32 +48,33 @@ public final class SluicePoolMetrics implements MeterBinder {
     @Override
     public void bindTo(MeterRegistry registry) {
         for (String shard : pool.shardStats().keySet()) {
-            bindShard(registry, shard, Tags.of(POOL, pool.name(), "shard", shard));
+            bindShard(registry, shard, Tags.of("pool", pool.name(), "shard", shard));
         }
     }
 
     private void bindShard(MeterRegistry registry, String shard, Tags tags) {
+        Tags otel = tags.and(OTEL_POOL, pool.name());
         ToDoubleFunction<SluicePool> used = p -> stats(p, shard).inUse();
         ToDoubleFunction<SluicePool> idle = p -> stats(p, shard).idle();
-        Gauge.builder("db.client.connection.count", pool, used).tags(tags).tag("db.client.connection.state", "used")
+        Gauge.builder("db.client.connection.count", pool, used).tags(otel).tag("db.client.connection.state", "used")
                 .description("Connections in use").baseUnit("{connection}").register(registry);
-        Gauge.builder("db.client.connection.count", pool, idle).tags(tags).tag("db.client.connection.state", "idle")
+        Gauge.builder("db.client.connection.count", pool, idle).tags(otel).tag("db.client.connection.state", "idle")
                 .description("Connections idle").baseUnit("{connection}").register(registry);
-        Gauge.builder("db.client.connection.max", pool, p -> stats(p, shard).max()).tags(tags)
+        Gauge.builder("db.client.connection.max", pool, p -> stats(p, shard).max()).tags(otel)
                 .description("The most connections allowed").baseUnit("{connection}").register(registry);
-        Gauge.builder("db.client.connection.idle.max", pool, p -> stats(p, shard).max()).tags(tags)
+        Gauge.builder("db.client.connection.idle.max", pool, p -> stats(p, shard).max()).tags(otel)
                 .description("The most idle connections allowed").baseUnit("{connection}").register(registry);
-        Gauge.builder("db.client.connection.idle.min", pool, p -> minIdle(p, shard)).tags(tags)
+        Gauge.builder("db.client.connection.idle.min", pool, p -> minIdle(p, shard)).tags(otel)
                 .description("Idle connections kept ready").baseUnit("{connection}").register(registry);
-        Gauge.builder("db.client.connection.pending_requests", pool, p -> stats(p, shard).pending()).tags(tags)
+        Gauge.builder("db.client.connection.pending_requests", pool, p -> stats(p, shard).pending()).tags(otel)
                 .description("Acquires waiting for a connection").baseUnit("{request}").register(registry);
-        counter(registry, "db.client.connection.timeouts", tags, "Acquires whose deadline passed", "{timeout}",
+        counter(registry, "db.client.connection.timeouts", otel, "Acquires whose deadline passed", "{timeout}",
                 p -> stats(p, shard).timedOutAcquires());
-        timer(registry, "db.client.connection.create_time", tags, "Time to create a connection",
+        timer(registry, "db.client.connection.create_time", otel, "Time to create a connection",
                 p -> stats(p, shard).created(), p -> stats(p, shard).createTime());
-        timer(registry, "db.client.connection.wait_time", tags, "Time acquires that waited spent waiting",
+        timer(registry, "db.client.connection.wait_time", otel, "Time acquires that waited spent waiting",
                 p -> stats(p, shard).waitedAcquires(), p -> stats(p, shard).waitTime());
-        timer(registry, "db.client.connection.use_time", tags, "Time connections were held by borrowers",
+        timer(registry, "db.client.connection.use_time", otel, "Time connections were held by borrowers",
                 p -> stats(p, shard).released(), p -> stats(p, shard).useTime());
         counter(registry, "sluice.acquires", tags, "Acquires that got a connection", "{acquire}",
                 p -> stats(p, shard).acquires());

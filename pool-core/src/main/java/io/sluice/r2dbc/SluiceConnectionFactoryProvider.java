@@ -41,8 +41,8 @@ public final class SluiceConnectionFactoryProvider implements ConnectionFactoryP
         OPTIONS.put("maxIdleTime", (b, v) -> b.maxIdleTime(duration("maxIdleTime", v)));
         OPTIONS.put("maxLifetime", (b, v) -> b.maxLifetime(duration("maxLifetime", v)));
         OPTIONS.put("lifetimeJitter", (b, v) -> b.lifetimeJitter(decimal("lifetimeJitter", v)));
-        OPTIONS.put("backgroundEvictionInterval",
-                (b, v) -> b.backgroundEvictionInterval(duration("backgroundEvictionInterval", v)));
+        OPTIONS.put("housekeepingInterval",
+                (b, v) -> b.housekeepingInterval(duration("housekeepingInterval", v)));
         OPTIONS.put("remoteValidationAfterIdle",
                 (b, v) -> b.remoteValidationAfterIdle(duration("remoteValidationAfterIdle", v)));
         OPTIONS.put("keepaliveInterval", (b, v) -> b.keepaliveInterval(duration("keepaliveInterval", v)));
@@ -51,7 +51,7 @@ public final class SluiceConnectionFactoryProvider implements ConnectionFactoryP
         OPTIONS.put("resetQuery", (b, v) -> b.resetQuery(text(v)));
         OPTIONS.put("releaseTimeout", (b, v) -> b.releaseTimeout(duration("releaseTimeout", v)));
         OPTIONS.put("closeTimeout", (b, v) -> b.closeTimeout(duration("closeTimeout", v)));
-        OPTIONS.put("failFast", (b, v) -> b.failFast(duration("failFast", v)));
+        OPTIONS.put("startupTimeout", (b, v) -> b.startupTimeout(duration("startupTimeout", v)));
         OPTIONS.put("leakDetectionThreshold",
                 (b, v) -> b.leakDetectionThreshold(duration("leakDetectionThreshold", v)));
         OPTIONS.put("leakReclaimAfter", (b, v) -> b.leakReclaimAfter(duration("leakReclaimAfter", v)));

@@ -89,8 +89,8 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
                 };
         EngineSettings settings = config.engineSettings();
         this.shards = new ShardSet<>(name, gate, defaultShard, declared, onDemand, config.onDemandLimit(),
-                "shardsOnDemand", config.onDemandIdle() == null ? 0 : EngineSettings.nanos(config.onDemandIdle()), settings.clock(),
-                settings.evictionIntervalNanos());
+                config.onDemandIdle() == null ? 0 : EngineSettings.nanos(config.onDemandIdle()), settings.clock(),
+                settings.housekeepingIntervalNanos());
         // A pool without shards ignores any Authority in the Context and skips the routing altogether.
         // The engine emits the pooled connection itself (no map step), so that it can watch the handle the
         // borrower holds and take its lease back if the handle is dropped.

@@ -53,14 +53,14 @@ public final class SluicePoolBuilder {
     private Duration maxIdleTime;
     private Duration maxLifetime = Duration.ofMinutes(30);
     private double lifetimeJitter = 0.025;
-    private Duration backgroundEvictionInterval = Duration.ofSeconds(30);
+    private Duration housekeepingInterval = Duration.ofSeconds(30);
     private Duration remoteValidationAfterIdle = Duration.ofMillis(500);
     private Duration keepaliveInterval = Duration.ofSeconds(30);
     private Duration validationTimeout = Duration.ofSeconds(1);
     private String validationQuery;
     private Duration releaseTimeout = Duration.ofSeconds(5);
     private Duration closeTimeout;
-    private Duration failFast;
+    private Duration startupTimeout;
     private Duration leakDetectionThreshold = Duration.ZERO;
     private Duration leakReclaimAfter = Duration.ZERO;
     private Function<? super Connection, ? extends Publisher<Void>> postAllocate;
@@ -142,8 +142,8 @@ public final class SluicePoolBuilder {
     }
 
     /** How often idle connections are checked for eviction and keepalive. Default 30 s. */
-    public SluicePoolBuilder backgroundEvictionInterval(Duration interval) {
-        this.backgroundEvictionInterval = ConfigRules.positive("backgroundEvictionInterval", interval);
+    public SluicePoolBuilder housekeepingInterval(Duration interval) {
+        this.housekeepingInterval = ConfigRules.positive("housekeepingInterval", interval);
         return this;
     }
 
@@ -230,9 +230,13 @@ public final class SluicePoolBuilder {
         return this;
     }
 
-    /** Makes {@link #build()} wait up to {@code timeout} for a first connection, and fail without one. */
-    public SluicePoolBuilder failFast(Duration timeout) {
-        this.failFast = ConfigRules.positive("failFast", timeout);
+    /**
+     * Makes {@link #build()} wait up to {@code timeout} for a first connection, and throw
+     * {@link PoolStartException} without one: for a service that should not start without its database.
+     * Default: off ({@code build()} returns at once and connections are made on demand and for minIdle).
+     */
+    public SluicePoolBuilder startupTimeout(Duration timeout) {
+        this.startupTimeout = ConfigRules.positive("startupTimeout", timeout);
         return this;
     }
 
@@ -330,18 +334,18 @@ public final class SluicePoolBuilder {
     }
 
     /**
-     * Builds the pool. With {@link #failFast(Duration)} set, this blocks the calling thread (never call
+     * Builds the pool. With {@link #startupTimeout(Duration)} set, this blocks the calling thread (never call
      * it on a Reactor thread then) until the first connection is made, and throws
      * {@link PoolStartException} if it cannot be made in time.
      */
     public SluicePool build() {
         SluicePool pool = new SluicePool(config());
-        if (failFast != null) {
+        if (startupTimeout != null) {
             try {
-                pool.warmup(1).block(EngineSettings.capped(failFast));
+                pool.warmup(1).block(EngineSettings.capped(startupTimeout));
             } catch (RuntimeException error) {
                 pool.dispose();
-                throw new PoolStartException(pool.name(), failFast, error);
+                throw new PoolStartException(pool.name(), startupTimeout, error);
             }
         }
         return pool;
@@ -358,7 +362,7 @@ public final class SluicePoolBuilder {
         String poolName = name != null ? name : "sluice-" + POOL_NUMBERS.incrementAndGet();
         EngineSettings pool = EngineSettings.exclusive(poolName, maxSize, minIdle,
                 nanos(acquireTimeout), nanos(createTimeout), nanos(idleTime), nanos(maxLifetime),
-                lifetimeJitter, nanos(backgroundEvictionInterval), nanos(remoteValidationAfterIdle),
+                lifetimeJitter, nanos(housekeepingInterval), nanos(remoteValidationAfterIdle),
                 nanos(keepaliveInterval), nanos(validationTimeout), nanos(releaseTimeout),
                 closeTimeout == null ? 0 : nanos(closeTimeout), acquireLimiter, createLimiter, clock);
 
@@ -394,7 +398,7 @@ public final class SluicePoolBuilder {
             ConfigRules.below("leakDetectionThreshold", leakDetectionThreshold, "leakReclaimAfter", leakReclaimAfter);
         }
         return new SluicePoolConfig(factory, defaultShard, maxSize, java.util.Collections.unmodifiableMap(declared),
-                onDemand, onDemandLimit, onDemandIdle, factoryPerAuthority, validationQuery, failFast, postAllocate,
+                onDemand, onDemandLimit, onDemandIdle, factoryPerAuthority, validationQuery, startupTimeout, postAllocate,
                 onRelease(), leakDetectionThreshold, leakReclaimAfter);
     }
 

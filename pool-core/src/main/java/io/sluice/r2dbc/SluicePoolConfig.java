@@ -20,7 +20,7 @@ import org.reactivestreams.Publisher;
  * @param onDemandIdle        how long a shard made on demand may serve nothing before it is retired
  * @param factoryPerAuthority the factory of each shard without one of its own, or null for the pool's
  * @param validationQuery     the remote validation query, or null for the driver's {@code validate(REMOTE)}
- * @param failFast            how long {@code build()} waits for a first connection, or null
+ * @param startupTimeout      how long {@code build()} waits for a first connection, or null
  * @param postAllocate        the hook run on each new connection, or null
  * @param preRelease          the hook run on each returned connection, or null
  * @param leakDetectionThreshold a lease held longer is reported (ZERO: off)
@@ -36,7 +36,7 @@ public record SluicePoolConfig(
         Duration onDemandIdle,
         Function<String, ConnectionFactory> factoryPerAuthority,
         String validationQuery,
-        Duration failFast,
+        Duration startupTimeout,
         Function<? super Connection, ? extends Publisher<Void>> postAllocate,
         Function<? super Connection, ? extends Publisher<Void>> preRelease,
         Duration leakDetectionThreshold,

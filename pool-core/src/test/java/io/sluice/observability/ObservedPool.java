@@ -18,7 +18,7 @@ final class ObservedPool implements AutoCloseable {
 
     SluicePoolBuilder builder() {
         return SluicePool.builder(factory).name("observed").clock(time).acquireTimeout(Duration.ofSeconds(1))
-                .backgroundEvictionInterval(Duration.ofSeconds(10));
+                .housekeepingInterval(Duration.ofSeconds(10));
     }
 
     SluicePool build(SluicePoolBuilder builder) {

@@ -74,8 +74,13 @@ class SluicePoolMetricsTest {
 
         Meter count = registry.get("db.client.connection.count").tag("db.client.connection.state", "used").meter();
         assertThat(count.getId().getBaseUnit()).isEqualTo("{connection}");
+        assertThat(count.getId().getTag("pool")).isEqualTo("observed");
         assertThat(count.getId().getTag("db.client.connection.pool.name")).isEqualTo("observed");
         assertThat(count.getId().getTag("shard")).isEqualTo("");
+        // Sluice's own meters carry the pool's one vocabulary only; OpenTelemetry's attribute is for its names.
+        Meter acquires = registry.get("sluice.acquires").meter();
+        assertThat(acquires.getId().getTag("pool")).isEqualTo("observed");
+        assertThat(acquires.getId().getTag("db.client.connection.pool.name")).isNull();
         assertThat(registry.get("db.client.connection.wait_time").meter().getId().getBaseUnit()).isEqualTo("seconds");
         close(second);
     }

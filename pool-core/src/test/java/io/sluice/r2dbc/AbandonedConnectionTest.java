@@ -109,7 +109,7 @@ class AbandonedConnectionTest {
     void aResultStillHeldKeepsItsConnection() {
         StatementFactory factory = new StatementFactory();
         SluicePool pool = fixture.pool(SluicePool.builder(factory).name("results").clock(fixture.timers)
-                .maxSize(1).acquireTimeout(Duration.ofSeconds(1)).backgroundEvictionInterval(Duration.ofSeconds(10)));
+                .maxSize(1).acquireTimeout(Duration.ofSeconds(1)).housekeepingInterval(Duration.ofSeconds(10)));
         AtomicReference<Result> result = new AtomicReference<>();
         AtomicReference<Publisher<Void>> closeLater = new AtomicReference<>();
         queryKeepingOnlyTheResult(pool, result, closeLater);

@@ -51,7 +51,7 @@ class CancelDuringHandOverTest {
     void aCancelRacingTheHandOverNeverLosesTheConnection(Shape shape) throws Exception {
         FakeConnectionFactory factory = new FakeConnectionFactory();
         SluicePool pool = SluicePool.builder(factory).name("hand-over").maxSize(1)
-                .acquireTimeout(Duration.ofSeconds(5)).backgroundEvictionInterval(Duration.ofMillis(50)).build();
+                .acquireTimeout(Duration.ofSeconds(5)).housekeepingInterval(Duration.ofMillis(50)).build();
         try {
             int served = 0;
             int collected = 0;

@@ -189,7 +189,7 @@ class OperatorZooStressTest {
         });
         // The close timeout only lets a failed run close its pool without waiting for leases that never return.
         pool = SluicePool.builder(factory).name("zoo").maxSize(MAX_SIZE).acquireTimeout(ACQUIRE_TIMEOUT)
-                .closeTimeout(Duration.ofSeconds(1)).backgroundEvictionInterval(Duration.ofMillis(100)).build();
+                .closeTimeout(Duration.ofSeconds(1)).housekeepingInterval(Duration.ofMillis(100)).build();
 
         ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor();
         long[] servedAtLastLook = {-1};

@@ -26,7 +26,7 @@ final class PoolFixture {
                 .clock(timers)
                 .maxSize(2)
                 .acquireTimeout(Duration.ofSeconds(1))
-                .backgroundEvictionInterval(Duration.ofSeconds(10));
+                .housekeepingInterval(Duration.ofSeconds(10));
     }
 
     SluicePool pool(SluicePoolBuilder builder) {

@@ -31,7 +31,7 @@ class ShardRetirementTest {
         // One acquire permit every 5 s: the second acquire waits for admission far longer than the shard may idle.
         TokenBucket permits = TokenBucket.of("permits", 0.2, 1, () -> fixture.time.now(TimeUnit.NANOSECONDS));
         return fixture.pool(fixture.builder().acquireTimeout(Duration.ofSeconds(10))
-                .backgroundEvictionInterval(Duration.ofSeconds(1))
+                .housekeepingInterval(Duration.ofSeconds(1))
                 .acquireLimiter(permits)
                 .shardsOnDemand(4, Duration.ofSeconds(1)));
     }

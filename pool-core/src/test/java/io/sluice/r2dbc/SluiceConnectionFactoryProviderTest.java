@@ -19,7 +19,7 @@ class SluiceConnectionFactoryProviderTest {
     void aSluiceUrlGivesAPoolWithEveryOptionFromTheUrl() {
         ConnectionFactory factory = ConnectionFactories.get(BASE + "?name=orders&maxSize=20&minIdle=2"
                 + "&acquireTimeout=PT2S&createTimeout=PT3S&maxIdleTime=PT5M&maxLifetime=PT20M&lifetimeJitter=0.1"
-                + "&backgroundEvictionInterval=PT15S&remoteValidationAfterIdle=PT0.25S&keepaliveInterval=PT1M"
+                + "&housekeepingInterval=PT15S&remoteValidationAfterIdle=PT0.25S&keepaliveInterval=PT1M"
                 + "&validationTimeout=PT1S&validationQuery=SELECT%201&releaseTimeout=PT4S&closeTimeout=PT9S"
                 + "&leakDetectionThreshold=PT30S&leakReclaimAfter=PT5M");
 
@@ -35,7 +35,7 @@ class SluiceConnectionFactoryProviderTest {
             assertThat(s.maxIdleTimeNanos()).isEqualTo(Duration.ofMinutes(5).toNanos());
             assertThat(s.maxLifetimeNanos()).isEqualTo(Duration.ofMinutes(20).toNanos());
             assertThat(s.lifetimeJitter()).isEqualTo(0.1);
-            assertThat(s.evictionIntervalNanos()).isEqualTo(Duration.ofSeconds(15).toNanos());
+            assertThat(s.housekeepingIntervalNanos()).isEqualTo(Duration.ofSeconds(15).toNanos());
             assertThat(s.remoteValidationNanos()).isEqualTo(Duration.ofMillis(250).toNanos());
             assertThat(s.keepaliveNanos()).isEqualTo(Duration.ofMinutes(1).toNanos());
             assertThat(s.validationTimeoutNanos()).isEqualTo(Duration.ofSeconds(1).toNanos());

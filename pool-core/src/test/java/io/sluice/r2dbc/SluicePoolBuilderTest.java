@@ -30,7 +30,7 @@ class SluicePoolBuilderTest {
                 bad("lifetimeJitter 0.6 must be between 0.0 and 0.5", b -> b.lifetimeJitter(0.6)),
                 bad("lifetimeJitter -0.1 must be between 0.0 and 0.5", b -> b.lifetimeJitter(-0.1)),
                 bad("lifetimeJitter NaN must be between 0.0 and 0.5", b -> b.lifetimeJitter(Double.NaN)),
-                bad("backgroundEvictionInterval PT0S must be positive", b -> b.backgroundEvictionInterval(Duration.ZERO)),
+                bad("housekeepingInterval PT0S must be positive", b -> b.housekeepingInterval(Duration.ZERO)),
                 bad("remoteValidationAfterIdle PT-0.001S must not be negative",
                         b -> b.remoteValidationAfterIdle(Duration.ofMillis(-1))),
                 bad("keepaliveInterval PT-1S must not be negative", b -> b.keepaliveInterval(Duration.ofSeconds(-1))),

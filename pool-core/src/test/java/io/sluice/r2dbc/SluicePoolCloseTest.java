@@ -77,18 +77,18 @@ class SluicePoolCloseTest {
     }
 
     @Test
-    void failFastBuildFailsWhenTheFirstConnectionCannotBeMade() {
+    void startupTimeoutBuildFailsWhenTheFirstConnectionCannotBeMade() {
         fixture.factory.creation = () -> Mono.error(new IllegalStateException("connection refused"));
 
-        assertThatThrownBy(() -> fixture.builder().failFast(Duration.ofSeconds(5)).build())
+        assertThatThrownBy(() -> fixture.builder().startupTimeout(Duration.ofSeconds(5)).build())
                 .isInstanceOf(PoolStartException.class)
                 .hasMessageContaining("'test-pool'")
                 .hasMessageContaining("connection refused");
     }
 
     @Test
-    void failFastBuildSucceedsWithAConnectionReady() {
-        SluicePool pool = fixture.pool(fixture.builder().failFast(Duration.ofSeconds(5)));
+    void startupTimeoutBuildSucceedsWithAConnectionReady() {
+        SluicePool pool = fixture.pool(fixture.builder().startupTimeout(Duration.ofSeconds(5)));
 
         assertThat(pool.state().idle()).isEqualTo(1);
     }

@@ -18,7 +18,7 @@ import reactor.core.scheduler.Schedulers;
  * <ul>
  *   <li>A new channel is built by the user's factory (TLS, keepalive and interceptors stay theirs), asked
  *       to connect, and joins the pool once its first attempt has settled (READY, or TRANSIENT_FAILURE),
- *       or after {@code connectTimeout}: a replacement is connected before the channel it replaces
+ *       or after {@code createTimeout}: a replacement is connected before the channel it replaces
  *       stops taking calls.</li>
  *   <li>A READY channel is preferred to any other; one in TRANSIENT_FAILURE longer than
  *       {@code replaceFailingAfter} fails its health check and is retired (a new one takes its place if
@@ -42,7 +42,7 @@ final class ChannelLifecycle implements ResourceLifecycle<PooledChannel> {
     private final String authority;
     private final Function<String, ManagedChannel> factory;
     private final PoolClock clock;
-    private final Duration connectTimeout;
+    private final Duration createTimeout;
     private final long replaceFailingAfterNanos;
     private final Set<ManagedChannel> channels;
     private final ChannelCounters counters;
@@ -50,14 +50,14 @@ final class ChannelLifecycle implements ResourceLifecycle<PooledChannel> {
     private final Reconnector reconnector;
 
     ChannelLifecycle(String authority, Function<String, ManagedChannel> factory, PoolClock clock,
-            Duration connectTimeout, Duration replaceFailingAfter, Set<ManagedChannel> channels,
+            Duration createTimeout, Duration replaceFailingAfter, Set<ManagedChannel> channels,
             ChannelCounters counters, Set<PooledChannel> live, Reconnector reconnector) {
         this.live = live;
         this.reconnector = reconnector;
         this.authority = authority;
         this.factory = factory;
         this.clock = clock;
-        this.connectTimeout = connectTimeout;
+        this.createTimeout = createTimeout;
         this.replaceFailingAfterNanos = replaceFailingAfter.toNanos();
         this.channels = channels;
         this.counters = counters;
@@ -85,7 +85,7 @@ final class ChannelLifecycle implements ResourceLifecycle<PooledChannel> {
                 })
                 .subscribeOn(Schedulers.boundedElastic())
                 .flatMap(channel -> channel.settled().asMono()
-                        .timeout(connectTimeout, clock.scheduler())
+                        .timeout(createTimeout, clock.scheduler())
                         .onErrorReturn(channel));
     }
 

@@ -9,6 +9,7 @@ import io.grpc.ConnectivityState;
 import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
+import io.grpc.Status;
 import io.sluice.PoolState;
 import io.sluice.internal.engine.EngineSettings;
 import io.sluice.internal.engine.LeaseEngine;
@@ -16,7 +17,9 @@ import io.sluice.internal.engine.PoolClock;
 import io.sluice.internal.engine.SharedCapacity;
 import io.sluice.internal.engine.ShardSet;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -67,10 +70,13 @@ public final class ChannelPool {
 
     ChannelPool(ChannelPoolConfig config) {
         this.config = config;
-        this.statuses = new StatusMapping(config.failFast());
+        this.statuses = new StatusMapping(config.failWhenFull());
         PoolClock clock = config.clock();
-        this.shards = new ShardSet<>(config.name(), SharedCapacity.unbounded(), null, Map.of(), this::shardFor,
-                config.maxAuthorities(), "maxAuthorities", nanos(config.retireAuthorityAfterIdle()), clock,
+        // Declared shards are made now, so their minChannels start connecting as build() returns.
+        Map<String, LeaseEngine<PooledChannel>> declared = new LinkedHashMap<>();
+        config.shards().forEach(authority -> declared.put(authority, shardFor(authority)));
+        this.shards = new ShardSet<>(config.name(), SharedCapacity.unbounded(), null, declared, this::shardFor,
+                config.onDemandLimit(), nanos(config.onDemandIdle()), clock,
                 nanos(config.housekeepingInterval()));
         this.sweeper = clock.schedulePeriodically(this::sweep, nanos(config.housekeepingInterval()));
     }
@@ -113,19 +119,19 @@ public final class ChannelPool {
         Set<PooledChannel> ofAuthority = ConcurrentHashMap.newKeySet();
         EngineSettings settings = new EngineSettings(config.name() + "[" + authority + "]", config.maxChannels(),
                 config.minChannels(), config.maxConcurrentCallsPerChannel(),
-                nanos(config.acquireTimeout()), nanos(config.connectTimeout()) + Duration.ofSeconds(5).toNanos(),
-                nanos(config.idleTimeout()), nanos(config.channelLifetime()), config.lifetimeJitter(),
+                nanos(config.acquireTimeout()), nanos(config.createTimeout()) + Duration.ofSeconds(5).toNanos(),
+                nanos(config.maxIdleTime()), nanos(config.maxLifetime()), config.lifetimeJitter(),
                 nanos(config.housekeepingInterval()), EngineSettings.LONGEST_NANOS, 0, Duration.ofSeconds(1).toNanos(),
                 Duration.ofSeconds(5).toNanos(), 0, config.growAtLoad(), config.shrinkBelowLoad(),
-                config.callLimiter(), config.channelLimiter(), config.clock());
+                config.acquireLimiter(), config.createLimiter(), config.clock());
         Reconnector reconnector = new Reconnector(ofAuthority, config.clock(),
                 nanos(config.reconnectBackoffInitial()), nanos(config.reconnectBackoffMax()),
                 counters.reconnectsAsked);
         ChannelLifecycle lifecycle = new ChannelLifecycle(authority, config.channelFactory(), config.clock(),
-                EngineSettings.capped(config.connectTimeout()), EngineSettings.capped(config.replaceFailingAfter()),
+                EngineSettings.capped(config.createTimeout()), EngineSettings.capped(config.replaceFailingAfter()),
                 channels, counters, ofAuthority, reconnector);
-        // Made on demand: retired once nobody has used the authority for retireAuthorityAfterIdle. The engine
-        // starts making minChannels as it is built.
+        // A declared shard lives as long as the pool; one made on demand is retired once nobody has used it
+        // for shardsOnDemand's retireAfterIdle. The engine starts making minChannels as it is built.
         LeaseEngine<PooledChannel> engine = new LeaseEngine<>(settings, lifecycle, SharedCapacity.unbounded(),
                 new io.sluice.internal.engine.EngineStats(), io.sluice.internal.engine.LeakWatch.OFF, true);
         live.put(authority, new Authority(engine, ofAuthority));
@@ -146,11 +152,68 @@ public final class ChannelPool {
         return config;
     }
 
-    /** What the pool holds now, per authority. */
+    /** What the pool holds now, per authority: the declared shards first, then those made on demand. */
     public Map<String, ChannelPoolStats> stats() {
+        channels.removeIf(ManagedChannel::isTerminated);
         Map<String, ChannelPoolStats> stats = new LinkedHashMap<>();
+        shards.declared().forEach((authority, engine) -> stats.put(authority, statsOf(authority, engine)));
         shards.onDemand().forEach((authority, engine) -> stats.put(authority, statsOf(authority, engine)));
         return stats;
+    }
+
+    /** The key of the shards made on demand, all together, in the pool's meters. */
+    public static final String ON_DEMAND = "(on demand)";
+
+    /**
+     * What one shard holds now, for the meters: a declared authority's, or with {@link #ON_DEMAND} every
+     * shard made on demand added up; null for an authority that was never declared.
+     */
+    ChannelPoolStats shardStats(String shard) {
+        if (!ON_DEMAND.equals(shard)) {
+            LeaseEngine<PooledChannel> engine = shards.declared().get(shard);
+            return engine == null ? null : statsOf(shard, engine);
+        }
+        ChannelPoolStats total = statsOf(ON_DEMAND, null);
+        for (Map.Entry<String, LeaseEngine<PooledChannel>> made : shards.onDemand().entrySet()) {
+            total = total.plus(statsOf(made.getKey(), made.getValue()), ON_DEMAND);
+        }
+        return total;
+    }
+
+    /**
+     * Connects the channels of {@code authorities} (none given: of every declared shard) before calls need
+     * them: {@code minChannels} of each, at least one. Completes once each authority has that many
+     * channels READY; fails with {@code UNAVAILABLE} naming the authority and its channels' states if a
+     * channel's first connection attempt failed or did not settle within {@code createTimeout}. An
+     * authority that was not declared gets its shard now. Nothing happens until it is subscribed.
+     *
+     * <pre>{@code
+     * ChannelPool pool = ChannelPool.builder(factory).shard("127.0.0.1:50051").build();
+     * pool.warmup().block(Duration.ofSeconds(10));   // at start-up, before traffic
+     * }</pre>
+     */
+    public Mono<Void> warmup(String... authorities) {
+        List<String> names = authorities.length == 0 ? List.copyOf(config.shards()) : List.of(authorities);
+        int wanted = Math.max(1, config.minChannels());
+        return reactor.core.publisher.Flux.fromIterable(names)
+                .flatMap(authority -> Mono.defer(() -> shards.shard(authority).warmup(wanted))
+                        .then(Mono.fromRunnable(() -> requireReady(authority, wanted))))
+                .then();
+    }
+
+    /** After a warm-up: {@code wanted} channels of {@code authority} are READY, or the caller learns why not. */
+    private void requireReady(String authority, int wanted) {
+        Authority known = live.get(authority);
+        List<ConnectivityState> states = new ArrayList<>();
+        if (known != null) {
+            known.channels().forEach(channel -> states.add(channel.state()));
+        }
+        long ready = states.stream().filter(state -> state == ConnectivityState.READY).count();
+        if (ready < wanted) {
+            throw Status.UNAVAILABLE.withDescription("Channel pool '" + config.name() + "': authority '" + authority
+                    + "' has " + ready + " of " + wanted + " channels READY after warm-up (channels: " + states
+                    + ")").asRuntimeException();
+        }
     }
 
     private ChannelPoolStats statsOf(String authority, LeaseEngine<PooledChannel> engine) {
@@ -158,7 +221,7 @@ public final class ChannelPool {
         int connecting = 0;
         int idle = 0;
         int failing = 0;
-        Authority known = live.get(authority);
+        Authority known = engine == null ? null : live.get(authority);
         Set<PooledChannel> ofAuthority = known != null && known.engine() == engine ? known.channels() : Set.of();
         for (PooledChannel channel : ofAuthority) {
             ConnectivityState state = channel.state();
@@ -170,8 +233,7 @@ public final class ChannelPool {
                 default -> { }
             }
         }
-        PoolState state = engine.state();
-        channels.removeIf(ManagedChannel::isTerminated);
+        PoolState state = engine == null ? new PoolState(0, 0, 0, 0, 0) : engine.state();
         return new ChannelPoolStats(authority, ready + connecting + idle + failing, ready, connecting, idle, failing,
                 state.inUse(), state.pending(), state.creating(), counters.created.sum(), counters.retired.sum(),
                 counters.replacedUnhealthy.sum(), counters.reconnectsAsked.sum(), counters.callsStarted.sum(),
@@ -252,7 +314,7 @@ public final class ChannelPool {
             context = context.put(io.sluice.Deadline.CONTEXT_KEY,
                     io.sluice.Deadline.after(Duration.ofNanos(Math.max(0, deadline.timeRemaining(TimeUnit.NANOSECONDS)))));
         }
-        if (config.failFast()) {
+        if (config.failWhenFull()) {
             context = context.put(LeaseEngine.FAIL_WHEN_FULL, Boolean.TRUE);
         }
         return context;

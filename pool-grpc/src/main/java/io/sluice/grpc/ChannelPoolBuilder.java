@@ -33,19 +33,22 @@ public final class ChannelPoolBuilder {
     private Integer shrinkBelowLoad;
     private Duration acquireTimeout = Duration.ofSeconds(10);
     private Duration callTimeout;
-    private boolean failFast;
-    private Duration channelLifetime = Duration.ZERO;
+    private boolean failWhenFull;
+    private Duration maxLifetime = Duration.ZERO;
     private double lifetimeJitter = 0.1;
-    private Duration idleTimeout = Duration.ofMinutes(5);
-    private Duration connectTimeout = Duration.ofSeconds(5);
+    private Duration maxIdleTime = Duration.ofMinutes(5);
+    private Duration createTimeout = Duration.ofSeconds(5);
     private Duration replaceFailingAfter = Duration.ofSeconds(10);
     private Duration reconnectBackoffInitial = Duration.ofMillis(100);
     private Duration reconnectBackoffMax = Duration.ofMillis(500);
     private Duration housekeepingInterval = Duration.ofSeconds(1);
-    private int maxAuthorities = 64;
-    private Duration retireAuthorityAfterIdle = Duration.ofMinutes(10);
-    private AdmissionLimiter callLimiter = AdmissionLimiter.unlimited();
-    private AdmissionLimiter channelLimiter = AdmissionLimiter.unlimited();
+    private final java.util.Set<String> shards = new java.util.LinkedHashSet<>();
+    /** Authorities declared more than once, refused by build(). */
+    private final java.util.Set<String> duplicateShards = new java.util.LinkedHashSet<>();
+    private int onDemandLimit = 64;
+    private Duration onDemandIdle = Duration.ofMinutes(10);
+    private AdmissionLimiter acquireLimiter = AdmissionLimiter.unlimited();
+    private AdmissionLimiter createLimiter = AdmissionLimiter.unlimited();
     private PoolClock clock = PoolClock.system();
 
     ChannelPoolBuilder(Function<String, ManagedChannel> factory) {
@@ -107,9 +110,12 @@ public final class ChannelPoolBuilder {
         return this;
     }
 
-    /** When every channel is full: fail the call at once with RESOURCE_EXHAUSTED instead of queueing it. */
-    public ChannelPoolBuilder failFast(boolean failFast) {
-        this.failFast = failFast;
+    /**
+     * When every channel is full and maxChannels are open: fail the call at once with RESOURCE_EXHAUSTED
+     * instead of queueing it. Default false: it waits in the pool's queue, within its deadline.
+     */
+    public ChannelPoolBuilder failWhenFull(boolean failWhenFull) {
+        this.failWhenFull = failWhenFull;
         return this;
     }
 
@@ -117,8 +123,8 @@ public final class ChannelPoolBuilder {
      * Each channel is replaced after this long (less a random jitter drawn at its creation): its
      * replacement connects first, then it drains and shuts down. ZERO (the default): never.
      */
-    public ChannelPoolBuilder channelLifetime(Duration lifetime) {
-        this.channelLifetime = ConfigRules.notNegative("channelLifetime", lifetime);
+    public ChannelPoolBuilder maxLifetime(Duration lifetime) {
+        this.maxLifetime = ConfigRules.notNegative("maxLifetime", lifetime);
         return this;
     }
 
@@ -129,14 +135,18 @@ public final class ChannelPoolBuilder {
     }
 
     /** A channel above minChannels that carries no call for this long is closed. Default 5 min; ZERO: never. */
-    public ChannelPoolBuilder idleTimeout(Duration timeout) {
-        this.idleTimeout = ConfigRules.notNegative("idleTimeout", timeout);
+    public ChannelPoolBuilder maxIdleTime(Duration timeout) {
+        this.maxIdleTime = ConfigRules.notNegative("maxIdleTime", timeout);
         return this;
     }
 
-    /** How long a new channel may take to connect before it joins anyway. Default 5 s. */
-    public ChannelPoolBuilder connectTimeout(Duration timeout) {
-        this.connectTimeout = ConfigRules.positive("connectTimeout", timeout);
+    /**
+     * How long making one channel may take: building it and its first connection attempt. A channel that
+     * has not settled (READY, or TRANSIENT_FAILURE) by then joins the pool anyway and goes on connecting
+     * under gRPC's own retries. Default 5 s.
+     */
+    public ChannelPoolBuilder createTimeout(Duration timeout) {
+        this.createTimeout = ConfigRules.positive("createTimeout", timeout);
         return this;
     }
 
@@ -179,22 +189,43 @@ public final class ChannelPoolBuilder {
         return this;
     }
 
-    /** The most authorities (targets) at once, and how long an unused one keeps its channels. */
-    public ChannelPoolBuilder authorities(int max, Duration retireAfterIdle) {
-        this.maxAuthorities = ConfigRules.atLeast("maxAuthorities", max, 1);
-        this.retireAuthorityAfterIdle = ConfigRules.positive("retireAuthorityAfterIdle", retireAfterIdle);
+    /**
+     * Declares the shard of {@code authority} (a gRPC target): its {@code minChannels} start connecting as
+     * {@link #build()} returns, {@link ChannelPool#warmup(String...)} waits for them, and it is never
+     * retired. Authorities that are not declared get a shard on first use (see {@link #shardsOnDemand}).
+     */
+    public ChannelPoolBuilder shard(String authority) {
+        ConfigRules.notBlank("authority", authority);
+        if (!shards.add(authority)) {
+            duplicateShards.add(authority);
+        }
         return this;
     }
 
-    /** Admits calls: the same {@link io.sluice.TokenBucket} can gate an R2DBC pool's acquires too. */
-    public ChannelPoolBuilder callLimiter(AdmissionLimiter limiter) {
-        this.callLimiter = Objects.requireNonNull(limiter, "callLimiter");
+    /**
+     * Makes a shard on first use for an authority that was not declared, up to {@code limit} such shards
+     * at once (a call to one more closes with RESOURCE_EXHAUSTED naming this setting); each is retired,
+     * its channels shut down, after it has carried no call for {@code retireAfterIdle}. Default 64 and
+     * 10 min.
+     */
+    public ChannelPoolBuilder shardsOnDemand(int limit, Duration retireAfterIdle) {
+        this.onDemandLimit = ConfigRules.atLeast("shardsOnDemand limit", limit, 1);
+        this.onDemandIdle = ConfigRules.positive("shardsOnDemand retireAfterIdle", retireAfterIdle);
+        return this;
+    }
+
+    /**
+     * Admits calls (each call acquires a lease on a channel): the same {@link io.sluice.TokenBucket} can
+     * gate an R2DBC pool's acquires too. A call waits for a permit only if it comes within its deadline.
+     */
+    public ChannelPoolBuilder acquireLimiter(AdmissionLimiter limiter) {
+        this.acquireLimiter = Objects.requireNonNull(limiter, "acquireLimiter");
         return this;
     }
 
     /** Admits channel creations, so that a wave of replacements cannot open many connections at once. */
-    public ChannelPoolBuilder channelLimiter(AdmissionLimiter limiter) {
-        this.channelLimiter = Objects.requireNonNull(limiter, "channelLimiter");
+    public ChannelPoolBuilder createLimiter(AdmissionLimiter limiter) {
+        this.createLimiter = Objects.requireNonNull(limiter, "createLimiter");
         return this;
     }
 
@@ -204,8 +235,15 @@ public final class ChannelPoolBuilder {
         return this;
     }
 
-    /** Builds the pool; channels are made per authority on first use. */
+    /**
+     * Builds the pool and returns at once: the declared shards start connecting their {@code minChannels}
+     * now; other authorities get their channels on first use.
+     */
     public ChannelPool build() {
+        if (!duplicateShards.isEmpty()) {
+            throw new IllegalArgumentException("shard " + duplicateShards + " declared more than once: declare"
+                    + " each authority once");
+        }
         ConfigRules.notAbove("minChannels", minChannels, "maxChannels", maxChannels);
         int grow = growAtLoad != null ? growAtLoad : Math.max(1, maxConcurrentCallsPerChannel * 3 / 4);
         int shrink = shrinkBelowLoad != null ? shrinkBelowLoad : maxConcurrentCallsPerChannel / 4;
@@ -214,9 +252,9 @@ public final class ChannelPoolBuilder {
             throw new IllegalArgumentException("shrinkBelowLoad " + shrink + " must be less than growAtLoad " + grow);
         }
         return new ChannelPool(new ChannelPoolConfig(name, factory, minChannels, maxChannels,
-                maxConcurrentCallsPerChannel, grow, shrink, acquireTimeout, callTimeout, failFast, channelLifetime,
-                lifetimeJitter, idleTimeout, connectTimeout, replaceFailingAfter, reconnectBackoffInitial,
+                maxConcurrentCallsPerChannel, grow, shrink, acquireTimeout, callTimeout, failWhenFull, maxLifetime,
+                lifetimeJitter, maxIdleTime, createTimeout, replaceFailingAfter, reconnectBackoffInitial,
                 reconnectBackoffMax, housekeepingInterval,
-                maxAuthorities, retireAuthorityAfterIdle, callLimiter, channelLimiter, clock));
+                java.util.List.copyOf(shards), onDemandLimit, onDemandIdle, acquireLimiter, createLimiter, clock));
     }
 }

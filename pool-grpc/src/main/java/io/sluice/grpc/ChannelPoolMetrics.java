@@ -11,12 +11,16 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
 
 /**
- * Binds a {@link ChannelPool}'s meters to a Micrometer registry: calls in flight and queued, and channels
- * by connectivity state, per authority (registered for the authorities the pool has when this binds,
- * so bind after the first calls, or again when authorities change); channels created and retired,
- * unhealthy replacements, reconnections the pool asked for, calls and their queue wait, for the pool.
- * Everything is read from the pool's own counters when the registry is scraped; the pool-wide counters
- * are kept by the pool itself, so they never go back when an authority retires.
+ * Binds a {@link ChannelPool}'s meters to a Micrometer registry, with the same tags as the R2DBC pool's
+ * {@link io.sluice.micrometer.SluicePoolMetrics}: {@code pool}, the pool's name, on every meter, and
+ * {@code shard} on those kept per shard: the authority of each declared shard, and
+ * {@value ChannelPool#ON_DEMAND} for all shards made on demand together, so that the number of series
+ * stays bounded whatever the targets, and a shard made after binding is counted too.
+ *
+ * <p>Per shard: calls in flight and queued, channels by connectivity state. For the pool: channels
+ * created and retired, unhealthy replacements, reconnections the pool asked for, calls and their queue
+ * wait. Everything is read from the pool when the registry is scraped; the pool-wide counters are kept by
+ * the pool itself, so they never go back when a shard retires.
  */
 public final class ChannelPoolMetrics implements MeterBinder {
 
@@ -29,20 +33,22 @@ public final class ChannelPoolMetrics implements MeterBinder {
     @Override
     public void bindTo(MeterRegistry registry) {
         Tags poolTag = Tags.of("pool", pool.config().name());
-        for (String authority : pool.stats().keySet()) {
-            Tags tags = poolTag.and("authority", authority);
+        java.util.List<String> shards = new java.util.ArrayList<>(pool.config().shards());
+        shards.add(ChannelPool.ON_DEMAND);
+        for (String shard : shards) {
+            Tags tags = poolTag.and("shard", shard);
             gauge(registry, "sluice.grpc.calls.active", tags, "Calls holding a channel", "{call}",
-                    p -> stats(p, authority).callsInFlight());
+                    p -> stats(p, shard).callsInFlight());
             gauge(registry, "sluice.grpc.calls.queued", tags, "Calls waiting in the pool's queue for a channel",
-                    "{call}", p -> stats(p, authority).callsQueued());
+                    "{call}", p -> stats(p, shard).callsQueued());
             gauge(registry, "sluice.grpc.channels", tags.and("state", "ready"), "Channels by connectivity state",
-                    "{channel}", p -> stats(p, authority).ready());
+                    "{channel}", p -> stats(p, shard).ready());
             gauge(registry, "sluice.grpc.channels", tags.and("state", "connecting"), "Channels by connectivity state",
-                    "{channel}", p -> stats(p, authority).connecting());
+                    "{channel}", p -> stats(p, shard).connecting());
             gauge(registry, "sluice.grpc.channels", tags.and("state", "idle"), "Channels by connectivity state",
-                    "{channel}", p -> stats(p, authority).idle());
+                    "{channel}", p -> stats(p, shard).idle());
             gauge(registry, "sluice.grpc.channels", tags.and("state", "transient_failure"),
-                    "Channels by connectivity state", "{channel}", p -> stats(p, authority).transientFailure());
+                    "Channels by connectivity state", "{channel}", p -> stats(p, shard).transientFailure());
         }
         FunctionCounter.builder("sluice.grpc.channels.created", pool, p -> p.counters().created.sum()).tags(poolTag)
                 .description("Channels created (growth, replacement, refresh)").baseUnit("{channel}").register(registry);
@@ -62,8 +68,8 @@ public final class ChannelPoolMetrics implements MeterBinder {
                 .tags(poolTag).description("Time calls waited in the pool's queue for a channel").register(registry);
     }
 
-    private static ChannelPoolStats stats(ChannelPool pool, String authority) {
-        ChannelPoolStats stats = pool.stats().get(authority);
+    private static ChannelPoolStats stats(ChannelPool pool, String shard) {
+        ChannelPoolStats stats = pool.shardStats(shard);
         return stats != null ? stats : EMPTY;
     }
 

@@ -29,4 +29,13 @@ public record ChannelPoolStats(String authority, int channels, int ready, int co
         int transientFailure, int callsInFlight, int callsQueued, int channelsBeingMade, long channelsCreated,
         long channelsRetired, long replacedUnhealthy, long reconnectsAsked, long calls, long callsThatWaited,
         Duration queueWait, int channelsNotTerminated) {
+
+    /** These and {@code other}'s channels and calls together, under {@code authority}; the counters are the pool's. */
+    ChannelPoolStats plus(ChannelPoolStats other, String authority) {
+        return new ChannelPoolStats(authority, channels + other.channels, ready + other.ready,
+                connecting + other.connecting, idle + other.idle, transientFailure + other.transientFailure,
+                callsInFlight + other.callsInFlight, callsQueued + other.callsQueued,
+                channelsBeingMade + other.channelsBeingMade, channelsCreated, channelsRetired, replacedUnhealthy,
+                reconnectsAsked, calls, callsThatWaited, queueWait, channelsNotTerminated);
+    }
 }

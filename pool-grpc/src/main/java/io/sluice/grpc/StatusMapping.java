@@ -13,17 +13,17 @@ import io.sluice.ShardLimitException;
  */
 final class StatusMapping {
 
-    private final boolean failFast;
+    private final boolean failWhenFull;
 
-    StatusMapping(boolean failFast) {
-        this.failFast = failFast;
+    StatusMapping(boolean failWhenFull) {
+        this.failWhenFull = failWhenFull;
     }
 
     Status statusOf(Throwable error) {
         Status status;
         if (error instanceof AcquireTimeoutException) {
             // Fail-fast calls never waited: every channel was at its limit, which is exhaustion, not time.
-            status = failFast ? Status.RESOURCE_EXHAUSTED : Status.DEADLINE_EXCEEDED;
+            status = failWhenFull ? Status.RESOURCE_EXHAUSTED : Status.DEADLINE_EXCEEDED;
         } else if (error instanceof AdmissionRefusedException || error instanceof ShardLimitException
                 || error instanceof PoolExhaustedException) {
             status = Status.RESOURCE_EXHAUSTED;

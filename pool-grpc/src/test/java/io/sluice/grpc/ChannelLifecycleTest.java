@@ -44,7 +44,7 @@ class ChannelLifecycleTest {
                     return TestServer.plainChannel(target);
                 })
                 .minChannels(2).maxChannels(4).maxConcurrentCallsPerChannel(50)
-                .channelLifetime(Duration.ofSeconds(1)).lifetimeJitter(0.5)
+                .maxLifetime(Duration.ofSeconds(1)).lifetimeJitter(0.5)
                 .housekeepingInterval(Duration.ofMillis(50)));
         Channel channel = pool.channel(server.target());
         AtomicInteger failures = new AtomicInteger();
@@ -155,7 +155,7 @@ class ChannelLifecycleTest {
                     made.add(channel);
                     return channel;
                 })
-                .minChannels(1).maxChannels(1).channelLifetime(Duration.ofMillis(200)).lifetimeJitter(0)
+                .minChannels(1).maxChannels(1).maxLifetime(Duration.ofMillis(200)).lifetimeJitter(0)
                 .housekeepingInterval(Duration.ofMillis(50)));
         Channel channel = pool.channel(server.target());
         Flux.range(0, 20).concatMap(i -> ReactorCalls.unary(channel, TestServer.SLEEP, "20"))

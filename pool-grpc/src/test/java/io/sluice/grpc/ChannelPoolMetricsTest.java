@@ -18,18 +18,19 @@ class ChannelPoolMetricsTest {
             ChannelPool pool = ChannelPool.builder(TestServer::plainChannel).name("upstreams")
                     .maxConcurrentCallsPerChannel(1).growAtLoad(1).shrinkBelowLoad(0).maxChannels(1).build();
             try {
+                // Bound before the authority has a shard: the shards made on demand are one series.
+                new ChannelPoolMetrics(pool).bindTo(registry);
                 Channel channel = pool.channel(server.target());
                 ReactorCalls.unary(channel, TestServer.SLEEP, "1").block(Duration.ofSeconds(10));
-                new ChannelPoolMetrics(pool).bindTo(registry);
                 Disposable holding = ReactorCalls.unary(channel, TestServer.HANG, "").subscribe(r -> { }, e -> { });
                 ChannelPoolTest.awaitServerHangs(server, 1);
                 // The first call waited for the first channel to be made; the next one waits for room.
                 double waitedBefore = registry.get("sluice.grpc.queue.wait").functionTimer().count();
                 Disposable queued = ReactorCalls.unary(channel, TestServer.SLEEP, "1").subscribe(r -> { }, e -> { });
 
-                assertThat(registry.get("sluice.grpc.calls.active").tag("authority", server.target()).gauge().value())
-                        .isEqualTo(1);
-                assertThat(registry.get("sluice.grpc.calls.queued").tag("authority", server.target()).gauge().value())
+                assertThat(registry.get("sluice.grpc.calls.active").tags("pool", "upstreams", "shard",
+                        ChannelPool.ON_DEMAND).gauge().value()).isEqualTo(1);
+                assertThat(registry.get("sluice.grpc.calls.queued").tag("shard", ChannelPool.ON_DEMAND).gauge().value())
                         .isEqualTo(1);
                 assertThat(registry.get("sluice.grpc.channels").tag("state", "ready").gauge().value()).isEqualTo(1);
                 assertThat(registry.get("sluice.grpc.channels.created").functionCounter().count()).isEqualTo(1);
@@ -50,12 +51,39 @@ class ChannelPoolMetricsTest {
     }
 
     @Test
+    void aDeclaredShardIsASeriesOfItsOwn() throws Exception {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (TestResources resources = new TestResources()) {
+            TestServer declared = resources.server(10);
+            TestServer other = resources.server(10);
+            ChannelPool pool = resources.pool(ChannelPool.builder(TestServer::plainChannel).name("upstreams")
+                    .shard(declared.target()));
+            new ChannelPoolMetrics(pool).bindTo(registry);
+            Disposable onDeclared = ReactorCalls.unary(pool.channel(declared.target()), TestServer.HANG, "")
+                    .subscribe(r -> { }, e -> { });
+            ChannelPoolTest.awaitServerHangs(declared, 1);
+            ReactorCalls.unary(pool.channel(other.target()), TestServer.SLEEP, "1").block(Duration.ofSeconds(10));
+
+            assertThat(registry.get("sluice.grpc.calls.active").tag("shard", declared.target()).gauge().value())
+                    .isEqualTo(1);
+            assertThat(registry.get("sluice.grpc.calls.active").tag("shard", ChannelPool.ON_DEMAND).gauge().value())
+                    .isZero();
+            assertThat(registry.get("sluice.grpc.channels").tags("shard", ChannelPool.ON_DEMAND, "state", "ready")
+                    .gauge().value()).isEqualTo(1);
+            assertThat(registry.get("sluice.grpc.calls.active").gauges()).extracting(g -> g.getId().getTag("shard"))
+                    .containsExactlyInAnyOrder(declared.target(), ChannelPool.ON_DEMAND);
+            declared.releaseHanging();
+            onDeclared.dispose();
+        }
+    }
+
+    @Test
     void thePoolWideCountersKeepCountingAfterTheirAuthorityRetires() throws Exception {
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         try (TestResources resources = new TestResources()) {
             TestServer server = resources.server(10);
             ChannelPool pool = resources.pool(ChannelPool.builder(TestServer::plainChannel)
-                    .authorities(4, Duration.ofMillis(500)).housekeepingInterval(Duration.ofMillis(20)));
+                    .shardsOnDemand(4, Duration.ofMillis(500)).housekeepingInterval(Duration.ofMillis(20)));
             new ChannelPoolMetrics(pool).bindTo(registry);
             ReactorCalls.unary(pool.channel(server.target()), TestServer.SLEEP, "1").block(Duration.ofSeconds(10));
             assertThat(registry.get("sluice.grpc.calls").functionCounter().count()).isEqualTo(1);

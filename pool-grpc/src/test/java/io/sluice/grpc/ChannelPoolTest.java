@@ -189,10 +189,10 @@ class ChannelPoolTest {
     }
 
     @Test
-    void failFastRefusesACallWhenEveryChannelIsFull() throws Exception {
+    void failWhenFullRefusesACallWhenEveryChannelIsFull() throws Exception {
         TestServer server = server(10);
         ChannelPool pool = pool(ChannelPool.builder(TestServer::plainChannel)
-                .maxConcurrentCallsPerChannel(1).growAtLoad(1).shrinkBelowLoad(0).maxChannels(1).failFast(true));
+                .maxConcurrentCallsPerChannel(1).growAtLoad(1).shrinkBelowLoad(0).maxChannels(1).failWhenFull(true));
         Channel channel = pool.channel(server.target());
         Disposable blocker = ReactorCalls.unary(channel, TestServer.HANG, "").subscribe(reply -> { }, error -> { });
         awaitServerHangs(server, 1);

@@ -29,13 +29,13 @@ class ForeverDurationsTest {
         Map<String, UnaryOperator<ChannelPoolBuilder>> setters = new LinkedHashMap<>();
         setters.put("acquireTimeout", b -> b.acquireTimeout(FOREVER));
         setters.put("callTimeout", b -> b.callTimeout(FOREVER));
-        setters.put("channelLifetime", b -> b.channelLifetime(FOREVER));
-        setters.put("idleTimeout", b -> b.idleTimeout(FOREVER));
-        setters.put("connectTimeout", b -> b.connectTimeout(FOREVER));
+        setters.put("maxLifetime", b -> b.maxLifetime(FOREVER));
+        setters.put("maxIdleTime", b -> b.maxIdleTime(FOREVER));
+        setters.put("createTimeout", b -> b.createTimeout(FOREVER));
         setters.put("replaceFailingAfter", b -> b.replaceFailingAfter(FOREVER));
         setters.put("reconnectBackoff", b -> b.reconnectBackoff(FOREVER, FOREVER));
         setters.put("housekeepingInterval", b -> b.housekeepingInterval(FOREVER));
-        setters.put("authorities retireAfterIdle", b -> b.authorities(4, FOREVER));
+        setters.put("shardsOnDemand retireAfterIdle", b -> b.shardsOnDemand(4, FOREVER));
         return setters;
     }
 

@@ -29,7 +29,7 @@ class PoolMemoryTest {
     void terminatedChannelsAreForgottenWithoutAnyoneReadingStats() throws Exception {
         TestServer server = resources.server(10);
         ChannelPool pool = resources.pool(ChannelPool.builder(TestServer::plainChannel)
-                .minChannels(1).maxChannels(1).channelLifetime(Duration.ofMillis(100)).lifetimeJitter(0)
+                .minChannels(1).maxChannels(1).maxLifetime(Duration.ofMillis(100)).lifetimeJitter(0)
                 .housekeepingInterval(Duration.ofMillis(20)));
         StepVerifier.create(ReactorCalls.unary(pool.channel(server.target()), TestServer.SLEEP, "1"))
                 .expectNext("slept 1").verifyComplete();
@@ -45,7 +45,7 @@ class PoolMemoryTest {
     void aRetiredAuthorityIsForgottenWithItsChannelsAndComesBackWhenCalledAgain() throws Exception {
         TestServer server = resources.server(10);
         ChannelPool pool = resources.pool(ChannelPool.builder(TestServer::plainChannel)
-                .authorities(4, Duration.ofMillis(50)).housekeepingInterval(Duration.ofMillis(20)));
+                .shardsOnDemand(4, Duration.ofMillis(50)).housekeepingInterval(Duration.ofMillis(20)));
         Channel channel = pool.channel(server.target());
         StepVerifier.create(ReactorCalls.unary(channel, TestServer.SLEEP, "1")).expectNext("slept 1").verifyComplete();
         assertThat(pool.authoritiesTracked()).isEqualTo(1);

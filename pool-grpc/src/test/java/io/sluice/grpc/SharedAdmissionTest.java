@@ -28,7 +28,7 @@ class SharedAdmissionTest {
         SluicePool database = SluicePool.builder(new FakeConnectionFactory()).name("db").maxSize(10)
                 .acquireLimiter(shared).build();
         try (TestServer server = new TestServer(10)) {
-            ChannelPool upstream = ChannelPool.builder(TestServer::plainChannel).callLimiter(shared).build();
+            ChannelPool upstream = ChannelPool.builder(TestServer::plainChannel).acquireLimiter(shared).build();
             try {
                 Channel channel = upstream.channel(server.target());
                 ReactorCalls.unary(channel, TestServer.SLEEP, "1").block(Duration.ofSeconds(10));

@@ -88,7 +88,7 @@ public final class Demo {
 
         try (QuoteServer server = new QuoteServer(4)) {
             ChannelPool channels = ChannelPool.builder(target -> NettyChannelBuilder.forTarget(target).usePlaintext().build())
-                    .name("demo-upstreams").maxConcurrentCallsPerChannel(8).maxChannels(3).callLimiter(budget).build();
+                    .name("demo-upstreams").maxConcurrentCallsPerChannel(8).maxChannels(3).acquireLimiter(budget).build();
             List<String> upstreams = List.of("127.0.0.1:" + server.port(), "localhost:" + server.port());
             try {
                 prepare(database).block(Duration.ofSeconds(30));

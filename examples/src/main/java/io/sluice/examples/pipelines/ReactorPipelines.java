@@ -65,7 +65,7 @@ public final class ReactorPipelines {
 
     /**
      * One admission limiter for a service's database work (and, given to a {@code ChannelPool} as its
-     * {@code callLimiter}, for its outgoing gRPC calls too): {@code ratePerSecond} in all.
+     * {@code acquireLimiter}, for its outgoing gRPC calls too): {@code ratePerSecond} in all.
      */
     public static TokenBucket serviceBudget(double ratePerSecond, int burst) {
         return TokenBucket.of("service", ratePerSecond, burst);

@@ -115,7 +115,7 @@ class ReactorPipelinesTest {
         try (io.sluice.examples.grpc.InventoryServer server = io.sluice.examples.grpc.InventoryServer.start()) {
             io.sluice.grpc.ChannelPool upstreams = io.sluice.grpc.ChannelPool.builder(target ->
                             io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forTarget(target).usePlaintext().build())
-                    .callLimiter(budget).build();
+                    .acquireLimiter(budget).build();
             try {
                 String inventory = "127.0.0.1:" + server.port();
                 StepVerifier.create(ReactorPipelines.stockAndCustomers(pool, upstreams, inventory, "anvil"))

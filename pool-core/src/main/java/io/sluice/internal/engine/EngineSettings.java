@@ -17,7 +17,7 @@ import java.util.Objects;
  * @param maxIdleTimeNanos          idle longer than this is evicted (0: never)
  * @param maxLifetimeNanos          older than this is evicted (0: never)
  * @param lifetimeJitter            the fraction up to which each lifetime is shortened, drawn once
- * @param evictionIntervalNanos     how often housekeeping runs
+ * @param housekeepingIntervalNanos     how often housekeeping runs
  * @param remoteValidationNanos     a borrow of a resource idle longer than this validates remotely
  * @param keepaliveNanos            an idle resource is validated remotely this often (0: never)
  * @param validationTimeoutNanos    the longest one validation may take
@@ -41,7 +41,7 @@ public record EngineSettings(
         long maxIdleTimeNanos,
         long maxLifetimeNanos,
         double lifetimeJitter,
-        long evictionIntervalNanos,
+        long housekeepingIntervalNanos,
         long remoteValidationNanos,
         long keepaliveNanos,
         long validationTimeoutNanos,
@@ -61,7 +61,7 @@ public record EngineSettings(
         check(maxSize >= 1 && minIdle >= 0 && minIdle <= maxSize && capacity >= 1 && capacity < Slot.RETIRING,
                 "sizes");
         check(acquireTimeoutNanos > 0 && createTimeoutNanos > 0 && validationTimeoutNanos > 0
-                && releaseTimeoutNanos > 0 && evictionIntervalNanos > 0, "timeouts");
+                && releaseTimeoutNanos > 0 && housekeepingIntervalNanos > 0, "timeouts");
         check(maxIdleTimeNanos >= 0 && maxLifetimeNanos >= 0 && remoteValidationNanos >= 0 && keepaliveNanos >= 0
                 && closeTimeoutNanos >= 0, "durations");
         check(lifetimeJitter >= 0 && lifetimeJitter <= 0.5, "lifetimeJitter");
@@ -79,7 +79,7 @@ public record EngineSettings(
     public EngineSettings forShard(String shardName, int shardMax, int shardMinIdle, long shardMaxIdle,
             long shardMaxLifetime, AdmissionLimiter shardAcquireLimiter) {
         return new EngineSettings(shardName, shardMax, shardMinIdle, capacity, acquireTimeoutNanos,
-                createTimeoutNanos, shardMaxIdle, shardMaxLifetime, lifetimeJitter, evictionIntervalNanos,
+                createTimeoutNanos, shardMaxIdle, shardMaxLifetime, lifetimeJitter, housekeepingIntervalNanos,
                 remoteValidationNanos, keepaliveNanos, validationTimeoutNanos, releaseTimeoutNanos,
                 closeTimeoutNanos, growAtLoad, shrinkBelowLoad, shardAcquireLimiter, createLimiter, clock);
     }
@@ -87,11 +87,11 @@ public record EngineSettings(
     /** Settings for exclusive resources (capacity 1): the shape of a connection pool. */
     public static EngineSettings exclusive(String name, int maxSize, int minIdle, long acquireTimeoutNanos,
             long createTimeoutNanos, long maxIdleTimeNanos, long maxLifetimeNanos, double lifetimeJitter,
-            long evictionIntervalNanos, long remoteValidationNanos, long keepaliveNanos, long validationTimeoutNanos,
+            long housekeepingIntervalNanos, long remoteValidationNanos, long keepaliveNanos, long validationTimeoutNanos,
             long releaseTimeoutNanos, long closeTimeoutNanos, AdmissionLimiter acquireLimiter,
             AdmissionLimiter createLimiter, PoolClock clock) {
         return new EngineSettings(name, maxSize, minIdle, 1, acquireTimeoutNanos, createTimeoutNanos,
-                maxIdleTimeNanos, maxLifetimeNanos, lifetimeJitter, evictionIntervalNanos, remoteValidationNanos,
+                maxIdleTimeNanos, maxLifetimeNanos, lifetimeJitter, housekeepingIntervalNanos, remoteValidationNanos,
                 keepaliveNanos, validationTimeoutNanos, releaseTimeoutNanos, closeTimeoutNanos, 0, 0, acquireLimiter,
                 createLimiter, clock);
     }

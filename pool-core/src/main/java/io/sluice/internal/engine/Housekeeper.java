@@ -28,7 +28,7 @@ final class Housekeeper<R> implements Runnable {
     }
 
     void start() {
-        task = settings.clock().schedulePeriodically(this, settings.evictionIntervalNanos());
+        task = settings.clock().schedulePeriodically(this, settings.housekeepingIntervalNanos());
     }
 
     void stop() {

@@ -40,7 +40,6 @@ public final class ShardSet<R> implements Disposable {
     private final Map<String, LeaseEngine<R>> declared;
     private final Function<String, LeaseEngine<R>> onDemand;
     private final int onDemandLimit;
-    private final String onDemandLimitSetting;
     private final long onDemandIdleNanos;
 
     private final ConcurrentHashMap<String, LeaseEngine<R>> made = new ConcurrentHashMap<>();
@@ -54,19 +53,17 @@ public final class ShardSet<R> implements Disposable {
     /**
      * @param onDemand          makes the engine of a new authority's shard; null: no shards on demand
      * @param onDemandLimit     the most shards made on demand at once
-     * @param onDemandLimitSetting the name of the builder setting that gives the limit, for error messages
      * @param onDemandIdleNanos how long a shard made on demand may serve nothing before it is retired
      */
     public ShardSet(String poolName, SharedCapacity gate, LeaseEngine<R> defaultShard,
             Map<String, LeaseEngine<R>> declared, Function<String, LeaseEngine<R>> onDemand, int onDemandLimit,
-            String onDemandLimitSetting, long onDemandIdleNanos, PoolClock clock, long checkEveryNanos) {
+            long onDemandIdleNanos, PoolClock clock, long checkEveryNanos) {
         this.poolName = Objects.requireNonNull(poolName, "poolName");
         this.gate = Objects.requireNonNull(gate, "gate");
         this.defaultShard = defaultShard; // null: every acquire must name its authority
         this.declared = Collections.unmodifiableMap(new LinkedHashMap<>(declared));
         this.onDemand = onDemand;
         this.onDemandLimit = onDemandLimit;
-        this.onDemandLimitSetting = onDemandLimitSetting;
         this.onDemandIdleNanos = onDemandIdleNanos;
         this.retirement = onDemand == null ? reactor.core.Disposables.single()
                 : clock.schedulePeriodically(this::retireIdleShards, checkEveryNanos);
@@ -165,7 +162,7 @@ public final class ShardSet<R> implements Disposable {
         for (;;) {
             int count = madeCount.get();
             if (count >= onDemandLimit) {
-                throw new ShardLimitException(poolName, authority, onDemandLimit, onDemandLimitSetting);
+                throw new ShardLimitException(poolName, authority, onDemandLimit);
             }
             if (madeCount.compareAndSet(count, count + 1)) {
                 break;
