@@ -62,7 +62,8 @@ import reactor.util.function.Tuple2;
  * before its final checks lets the collector run and the pool's housekeeping (every 100 ms here) take
  * such leases back; it reports how many came back that way. A service collects all the time; this test's
  * threads stop allocating once every connection is lost, so while it runs a watchdog asks for a collection
- * when the pool has served nothing for 25 ms with acquires waiting, as the service's own garbage would.
+ * when the pool has served nothing for 25 ms with acquires waiting, as the service's own garbage would
+ * (backing off while collections give nothing back, as on a busy machine).
  *
  * <p>Every lease the pool emits is tracked with the shape that asked for it, so that a lease no user code
  * ever closed is reported by shape: whether {@code onNextDropped} saw it, and whether it is lost (still
@@ -192,13 +193,25 @@ class OperatorZooStressTest {
                 .closeTimeout(Duration.ofSeconds(1)).housekeepingInterval(Duration.ofMillis(100)).build();
 
         ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor();
-        long[] servedAtLastLook = {-1};
+        // {acquires served at the last look, looks since, looks to wait before a collection, leases
+        // taken back by the collector at the last collection}. A collection that gave nothing back means
+        // the pause was a busy machine, not lost leases: wait twice as long before the next one (up to
+        // 32 looks, 0.8 s), so that a loaded CI machine is not kept busy with full collections.
+        long[] look = {-1, 0, 1, 0};
         watchdog.scheduleAtFixedRate(() -> {
             long served = pool.stats().acquires();
-            if (served == servedAtLastLook[0] && pool.state().pending() > 0) {
+            if (served != look[0] || pool.state().pending() == 0) {
+                look[0] = served;
+                look[1] = 0;
+                return;
+            }
+            if (++look[1] >= look[2]) {
+                long takenBack = pool.stats().leaksDetected();
+                look[2] = takenBack > look[3] ? 1 : Math.min(look[2] * 2, 32);
+                look[3] = takenBack;
+                look[1] = 0;
                 System.gc();
             }
-            servedAtLastLook[0] = served;
         }, 25, 25, TimeUnit.MILLISECONDS);
         double seconds;
         try {
