@@ -67,6 +67,23 @@ public final class SluiceConnectionFactoryProvider implements ConnectionFactoryP
 
     @Override
     public SluicePool create(ConnectionFactoryOptions options) {
+        return builder(options).build();
+    }
+
+    /**
+     * A builder for the pool these options describe, to be given more settings before it is built (as
+     * Sluice's Spring Boot starter does): either a Sluice URL's options
+     * ({@code r2dbc:sluice:postgresql://...?maxSize=20}, its pool settings applied) or a plain driver's
+     * ({@code r2dbc:postgresql://...}), pooled with the defaults. Either way the driver's
+     * {@code tcpKeepAlive} is turned on where it has one and the options leave it unset.
+     *
+     * @throws IllegalArgumentException for a bad or unknown option, naming it
+     */
+    public static SluicePoolBuilder builder(ConnectionFactoryOptions options) {
+        if (!DRIVER.equals(options.getValue(ConnectionFactoryOptions.DRIVER))) {
+            return SluicePool.builder(ConnectionFactories.get(withKeepalive(options.mutate(),
+                    entries(options).keySet(), driverOptions(options))));
+        }
         SluicePoolBuilder builder = SluicePool.builder(ConnectionFactories.get(targetOptions(options)));
         entries(options).forEach((option, value) -> {
             BiConsumer<SluicePoolBuilder, Object> setting = OPTIONS.get(option.name());
@@ -74,7 +91,7 @@ public final class SluiceConnectionFactoryProvider implements ConnectionFactoryP
                 setting.accept(builder, value);
             }
         });
-        return builder.build();
+        return builder;
     }
 
     /** The options for the pooled driver: the URL's, less Sluice's own, with the pool's defaults added. */
@@ -106,11 +123,18 @@ public final class SluiceConnectionFactoryProvider implements ConnectionFactoryP
         }
         Set<String> driverOptions = driverOptions(target.build());
         rejectUnknown(all.keySet(), driverOptions, driver);
-        if (driverOptions != null && driverOptions.contains(TCP_KEEPALIVE.name()) && !all.containsKey(TCP_KEEPALIVE)) {
-            // Where the driver offers it, the operating system also watches each socket: a peer that
-            // vanished while a query was running is then noticed without the pool's help. (Linux probes
-            // after net.ipv4.tcp_keepalive_time, two hours unless tuned; the pool's own keepalive and
-            // validation find dead idle connections within seconds either way.)
+        return withKeepalive(target, all.keySet(), driverOptions);
+    }
+
+    /**
+     * Where the driver offers it, the operating system also watches each socket: a peer that vanished
+     * while a query was running is then noticed without the pool's help. (Linux probes after
+     * net.ipv4.tcp_keepalive_time, two hours unless tuned; the pool's own keepalive and validation find
+     * dead idle connections within seconds either way.)
+     */
+    private static ConnectionFactoryOptions withKeepalive(ConnectionFactoryOptions.Builder target,
+            Set<Option<?>> given, Set<String> driverOptions) {
+        if (driverOptions != null && driverOptions.contains(TCP_KEEPALIVE.name()) && !given.contains(TCP_KEEPALIVE)) {
             target.option(TCP_KEEPALIVE, Boolean.TRUE);
         }
         return target.build();

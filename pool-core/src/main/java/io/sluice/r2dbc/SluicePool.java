@@ -52,6 +52,8 @@ import reactor.core.publisher.Mono;
 public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeable, Disposable {
 
     private final SluicePoolConfig config;
+    /** The creation back-off of the pool's own connection factory (shared by the shards that use it). */
+    private final CreationBackoff creationBackoff;
     private final ConnectionFactory factory;
     private final ShardSet<PhysicalConnection> shards;
     private final Mono<Connection> acquire;
@@ -76,6 +78,7 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
                     config.leakWatch(), false, backoffOf.apply(source)));
         });
         CreationBackoff poolBackoff = backoffOf.apply(factory);
+        this.creationBackoff = poolBackoff;
         // Shards made on demand count into one set of counters, so that their history outlives them.
         EngineStats onDemandStats = new EngineStats();
         this.onDemandStats = onDemandStats;
@@ -222,6 +225,24 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
                     config.globalMaxSize())));
         }
         return stats;
+    }
+
+    /**
+     * How many creations from the pool's connection factory have failed in a row (0 once one succeeds),
+     * and the last failure: for a health check that must not borrow a connection to know whether the
+     * database answers.
+     */
+    public CreationFailures creationFailures() {
+        return new CreationFailures(creationBackoff.failuresInARow(), creationBackoff.lastError());
+    }
+
+    /**
+     * Creations that failed in a row, and the last failure.
+     *
+     * @param inARow    creations from the pool's connection factory that failed since the last success
+     * @param lastError the last failure, or null
+     */
+    public record CreationFailures(int inARow, Throwable lastError) {
     }
 
     /** The key of the shards made on demand in {@link #shardStats()}. */

@@ -149,7 +149,7 @@ public final class CreationBackoff {
     }
 
     /** The last creation error while creations are failing; null while they succeed. */
-    Throwable lastError() {
+    public Throwable lastError() {
         if (!failing) {
             return null;
         }
@@ -159,7 +159,7 @@ public final class CreationBackoff {
     }
 
     /** Failures in a row (0 while creations succeed). */
-    int failuresInARow() {
+    public int failuresInARow() {
         if (!failing) {
             return 0;
         }
