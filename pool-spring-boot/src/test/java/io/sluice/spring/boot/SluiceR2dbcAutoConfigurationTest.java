@@ -11,7 +11,10 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.reactivestreams.Publisher;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
+import java.util.List;
 import org.springframework.boot.diagnostics.FailureAnalysis;
+import org.springframework.boot.diagnostics.FailureAnalyzer;
+import org.springframework.core.io.support.SpringFactoriesLoader;
 import org.springframework.boot.health.contributor.ReactiveHealthIndicator;
 import org.springframework.boot.r2dbc.ConnectionFactoryDecorator;
 import org.springframework.boot.r2dbc.autoconfigure.R2dbcAutoConfiguration;
@@ -145,6 +148,14 @@ class SluiceR2dbcAutoConfigurationTest {
                     "must be between 0.0 and 0.5");
             assertThat(analysis.getAction()).contains("sluice.r2dbc.lifetime-jitter");
         });
+    }
+
+    @Test
+    void bootFindsTheFailureAnalyzer() {
+        List<FailureAnalyzer> analyzers = SpringFactoriesLoader.forDefaultResourceLocation(getClass().getClassLoader())
+                .load(FailureAnalyzer.class, SpringFactoriesLoader.ArgumentResolver.none(),
+                        SpringFactoriesLoader.FailureHandler.handleMessage((message, failure) -> { }));
+        assertThat(analyzers).anyMatch(SluicePropertyFailureAnalyzer.class::isInstance);
     }
 
     @Test
