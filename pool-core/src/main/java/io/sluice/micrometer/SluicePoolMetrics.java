@@ -33,6 +33,10 @@ import java.util.function.ToLongFunction;
  * The meters named after OpenTelemetry's conventions ({@code db.client.connection.*}) also carry the
  * attribute those conventions require of them, {@code db.client.connection.pool.name} (the pool's name
  * again), so that dashboards built on the conventions find them.
+ *
+ * <p>Counts (gauges and counters) carry no base unit, and timers are in seconds: a registry that appends
+ * the base unit to the name, as Prometheus's does, renders {@code db_client_connection_count},
+ * {@code sluice_acquires_total} and {@code db_client_connection_wait_time_seconds_count}.
  */
 public final class SluicePoolMetrics implements MeterBinder {
 
@@ -57,18 +61,18 @@ public final class SluicePoolMetrics implements MeterBinder {
         ToDoubleFunction<SluicePool> used = p -> stats(p, shard).inUse();
         ToDoubleFunction<SluicePool> idle = p -> stats(p, shard).idle();
         Gauge.builder("db.client.connection.count", pool, used).tags(otel).tag("db.client.connection.state", "used")
-                .description("Connections in use").baseUnit("{connection}").register(registry);
+                .description("Connections in use").register(registry);
         Gauge.builder("db.client.connection.count", pool, idle).tags(otel).tag("db.client.connection.state", "idle")
-                .description("Connections idle").baseUnit("{connection}").register(registry);
+                .description("Connections idle").register(registry);
         Gauge.builder("db.client.connection.max", pool, p -> stats(p, shard).max()).tags(otel)
-                .description("The most connections allowed").baseUnit("{connection}").register(registry);
+                .description("The most connections allowed").register(registry);
         Gauge.builder("db.client.connection.idle.max", pool, p -> stats(p, shard).max()).tags(otel)
-                .description("The most idle connections allowed").baseUnit("{connection}").register(registry);
+                .description("The most idle connections allowed").register(registry);
         Gauge.builder("db.client.connection.idle.min", pool, p -> minIdle(p, shard)).tags(otel)
-                .description("Idle connections kept ready").baseUnit("{connection}").register(registry);
+                .description("Idle connections kept ready").register(registry);
         Gauge.builder("db.client.connection.pending_requests", pool, p -> stats(p, shard).pending()).tags(otel)
-                .description("Acquires waiting for a connection").baseUnit("{request}").register(registry);
-        counter(registry, "db.client.connection.timeouts", otel, "Acquires whose deadline passed", "{timeout}",
+                .description("Acquires waiting for a connection").register(registry);
+        counter(registry, "db.client.connection.timeouts", otel, "Acquires whose deadline passed",
                 p -> stats(p, shard).timedOutAcquires());
         timer(registry, "db.client.connection.create_time", otel, "Time to create a connection",
                 p -> stats(p, shard).created(), p -> stats(p, shard).createTime());
@@ -76,23 +80,23 @@ public final class SluicePoolMetrics implements MeterBinder {
                 p -> stats(p, shard).waitedAcquires(), p -> stats(p, shard).waitTime());
         timer(registry, "db.client.connection.use_time", otel, "Time connections were held by borrowers",
                 p -> stats(p, shard).released(), p -> stats(p, shard).useTime());
-        counter(registry, "sluice.acquires", tags, "Acquires that got a connection", "{acquire}",
+        counter(registry, "sluice.acquires", tags, "Acquires that got a connection",
                 p -> stats(p, shard).acquires());
         counter(registry, "sluice.acquires.cancelled", tags, "Acquires cancelled before they got a connection",
-                "{acquire}", p -> stats(p, shard).cancelledAcquires());
+                p -> stats(p, shard).cancelledAcquires());
         counter(registry, "sluice.admission.refusals", tags, "Acquires refused at once by the admission limiter",
-                "{acquire}", p -> stats(p, shard).admissionRefusals());
+                p -> stats(p, shard).admissionRefusals());
         timer(registry, "sluice.admission.wait", tags, "Time acquires waited for an admission permit",
                 p -> stats(p, shard).admissionWaits(), p -> stats(p, shard).admissionWaitTime());
-        counter(registry, "sluice.connections.created", tags, "Connections created", "{connection}",
+        counter(registry, "sluice.connections.created", tags, "Connections created",
                 p -> stats(p, shard).created());
         counter(registry, "sluice.connections.creation_failures", tags, "Connection creations that failed",
-                "{connection}", p -> stats(p, shard).creationFailures());
+                p -> stats(p, shard).creationFailures());
         for (DestroyCause cause : DestroyCause.values()) {
             counter(registry, "sluice.connections.destroyed", tags.and("cause", cause.name().toLowerCase()),
-                    "Connections destroyed, by cause", "{connection}", p -> stats(p, shard).destroyed(cause));
+                    "Connections destroyed, by cause", p -> stats(p, shard).destroyed(cause));
         }
-        counter(registry, "sluice.leaks", tags, "Leases held past the leak detection threshold", "{lease}",
+        counter(registry, "sluice.leaks", tags, "Leases held past the leak detection threshold",
                 p -> stats(p, shard).leaksDetected());
     }
 
@@ -110,10 +114,10 @@ public final class SluicePoolMetrics implements MeterBinder {
         return declared == null ? 0 : declared.settings().minIdle();
     }
 
-    private void counter(MeterRegistry registry, String name, Tags tags, String description, String unit,
+    private void counter(MeterRegistry registry, String name, Tags tags, String description,
             ToLongFunction<SluicePool> count) {
         FunctionCounter.builder(name, pool, p -> count.applyAsLong(p)).tags(tags).description(description)
-                .baseUnit(unit).register(registry);
+                .register(registry);
     }
 
     private void timer(MeterRegistry registry, String name, Tags tags, String description,

@@ -10,13 +10,18 @@ import io.micrometer.core.instrument.FunctionTimer;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.r2dbc.spi.Connection;
 import io.sluice.Authority;
 import io.sluice.micrometer.SluicePoolMetrics;
 import io.sluice.r2dbc.SluicePool;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import reactor.test.subscriber.TestSubscriber;
@@ -73,7 +78,10 @@ class SluicePoolMetricsTest {
                 .isZero();
 
         Meter count = registry.get("db.client.connection.count").tag("db.client.connection.state", "used").meter();
-        assertThat(count.getId().getBaseUnit()).isEqualTo("{connection}");
+        // Counts carry no base unit: a registry that appends units to names (Prometheus) would mangle them.
+        assertThat(count.getId().getBaseUnit()).isNull();
+        assertThat(registry.get("sluice.acquires").meter().getId().getBaseUnit()).isNull();
+        assertThat(registry.get("db.client.connection.timeouts").meter().getId().getBaseUnit()).isNull();
         assertThat(count.getId().getTag("pool")).isEqualTo("observed");
         assertThat(count.getId().getTag("db.client.connection.pool.name")).isEqualTo("observed");
         assertThat(count.getId().getTag("shard")).isEqualTo("");
@@ -101,6 +109,45 @@ class SluicePoolMetricsTest {
                 .isEqualTo(3);
         assertThat(registry.get("sluice.acquires").functionCounters()).extracting(c -> c.getId().getTag("shard"))
                 .containsExactlyInAnyOrder("", "gold", SluicePool.ON_DEMAND);
+    }
+
+    @Test
+    void onPrometheusEveryNameRendersWithoutAUnitAnnotation() {
+        SluicePool pool = observed.build(observed.builder().maxSize(1).acquireTimeout(Duration.ofSeconds(5)));
+        PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        try {
+            new SluicePoolMetrics(pool).bindTo(prometheus);
+            Connection first = connection(acquire(pool.create()));
+            acquire(pool.create().contextWrite(io.sluice.Deadline.within(Duration.ofSeconds(1))));
+            TestSubscriber<Connection> waiting = acquire(pool.create());
+            observed.advance(Duration.ofSeconds(1)); // one acquire times out
+            close(first);                             // the other gets this one, after a second's wait
+            close(connection(waiting));
+
+            String scrape = prometheus.scrape();
+            assertThat(sampleNames(scrape)).contains("db_client_connection_count", "db_client_connection_max",
+                    "db_client_connection_idle_max", "db_client_connection_idle_min",
+                    "db_client_connection_pending_requests", "db_client_connection_timeouts_total",
+                    "db_client_connection_wait_time_seconds_count", "db_client_connection_wait_time_seconds_sum",
+                    "db_client_connection_use_time_seconds_count", "db_client_connection_create_time_seconds_count",
+                    "sluice_acquires_total", "sluice_acquires_cancelled_total", "sluice_admission_refusals_total",
+                    "sluice_admission_wait_seconds_count",
+                    "sluice_connections_creation_failures_total", "sluice_connections_destroyed_total",
+                    "sluice_leaks_total");
+            assertThat(scrape.lines()).noneMatch(line -> line.contains("__"));
+            assertThat(scrape.lines()).anyMatch(line -> line.startsWith("sluice_connections_destroyed_total{cause=\"lifetime\","));
+            assertThat(scrape).contains("sluice_acquires_total{pool=\"observed\",shard=\"\"} 2.0",
+                    "db_client_connection_timeouts_total{db_client_connection_pool_name=\"observed\",pool=\"observed\",shard=\"\"} 1.0",
+                    "db_client_connection_wait_time_seconds_sum{db_client_connection_pool_name=\"observed\",pool=\"observed\",shard=\"\"} 1.0");
+        } finally {
+            prometheus.close();
+        }
+    }
+
+    /** The metric name of every sample line of a Prometheus scrape. */
+    static Set<String> sampleNames(String scrape) {
+        return scrape.lines().filter(line -> !line.isBlank() && !line.startsWith("#"))
+                .map(line -> line.split("[{ ]", 2)[0]).collect(Collectors.toCollection(TreeSet::new));
     }
 
     private double gauge(String name, String... tags) {

@@ -20,7 +20,9 @@ import java.util.function.ToDoubleFunction;
  * <p>Per shard: calls in flight and queued, channels by connectivity state. For the pool: channels
  * created and retired, unhealthy replacements, reconnections the pool asked for, calls and their queue
  * wait. Everything is read from the pool when the registry is scraped; the pool-wide counters are kept by
- * the pool itself, so they never go back when a shard retires.
+ * the pool itself, so they never go back when a shard retires. Counts carry no base unit and the timer
+ * is in seconds, so that a registry that appends the base unit to the name, as Prometheus's does, renders
+ * {@code sluice_grpc_calls_active} and {@code sluice_grpc_queue_wait_seconds_count}.
  */
 public final class ChannelPoolMetrics implements MeterBinder {
 
@@ -37,32 +39,32 @@ public final class ChannelPoolMetrics implements MeterBinder {
         shards.add(ChannelPool.ON_DEMAND);
         for (String shard : shards) {
             Tags tags = poolTag.and("shard", shard);
-            gauge(registry, "sluice.grpc.calls.active", tags, "Calls holding a channel", "{call}",
+            gauge(registry, "sluice.grpc.calls.active", tags, "Calls holding a channel",
                     p -> stats(p, shard).callsInFlight());
             gauge(registry, "sluice.grpc.calls.queued", tags, "Calls waiting in the pool's queue for a channel",
-                    "{call}", p -> stats(p, shard).callsQueued());
+                    p -> stats(p, shard).callsQueued());
             gauge(registry, "sluice.grpc.channels", tags.and("state", "ready"), "Channels by connectivity state",
-                    "{channel}", p -> stats(p, shard).ready());
+                    p -> stats(p, shard).ready());
             gauge(registry, "sluice.grpc.channels", tags.and("state", "connecting"), "Channels by connectivity state",
-                    "{channel}", p -> stats(p, shard).connecting());
+                    p -> stats(p, shard).connecting());
             gauge(registry, "sluice.grpc.channels", tags.and("state", "idle"), "Channels by connectivity state",
-                    "{channel}", p -> stats(p, shard).idle());
+                    p -> stats(p, shard).idle());
             gauge(registry, "sluice.grpc.channels", tags.and("state", "transient_failure"),
-                    "Channels by connectivity state", "{channel}", p -> stats(p, shard).transientFailure());
+                    "Channels by connectivity state", p -> stats(p, shard).transientFailure());
         }
         FunctionCounter.builder("sluice.grpc.channels.created", pool, p -> p.counters().created.sum()).tags(poolTag)
-                .description("Channels created (growth, replacement, refresh)").baseUnit("{channel}").register(registry);
+                .description("Channels created (growth, replacement, refresh)").register(registry);
         FunctionCounter.builder("sluice.grpc.channels.retired", pool, p -> p.counters().retired.sum()).tags(poolTag)
-                .description("Channels retired (lifetime refresh, health, surplus, shutdown)").baseUnit("{channel}")
+                .description("Channels retired (lifetime refresh, health, surplus, shutdown)")
                 .register(registry);
         FunctionCounter.builder("sluice.grpc.channels.replaced_unhealthy", pool, p -> p.counters().replacedUnhealthy.sum())
-                .tags(poolTag).description("Channels replaced for staying in TRANSIENT_FAILURE").baseUnit("{channel}")
+                .tags(poolTag).description("Channels replaced for staying in TRANSIENT_FAILURE")
                 .register(registry);
         FunctionCounter.builder("sluice.grpc.channels.reconnects_asked", pool, p -> p.counters().reconnectsAsked.sum())
                 .tags(poolTag).description("Channels in TRANSIENT_FAILURE asked to reconnect before gRPC's back-off")
-                .baseUnit("{reconnect}").register(registry);
+                .register(registry);
         FunctionCounter.builder("sluice.grpc.calls", pool, p -> p.counters().callsStarted.sum()).tags(poolTag)
-                .description("Calls made through the pool").baseUnit("{call}").register(registry);
+                .description("Calls made through the pool").register(registry);
         FunctionTimer.builder("sluice.grpc.queue.wait", pool, p -> p.counters().callsWaited.sum(),
                         p -> p.counters().queueWaitNanos.sum(), TimeUnit.NANOSECONDS)
                 .tags(poolTag).description("Time calls waited in the pool's queue for a channel").register(registry);
@@ -73,9 +75,9 @@ public final class ChannelPoolMetrics implements MeterBinder {
         return stats != null ? stats : EMPTY;
     }
 
-    private void gauge(MeterRegistry registry, String name, Tags tags, String description, String unit,
+    private void gauge(MeterRegistry registry, String name, Tags tags, String description,
             ToDoubleFunction<ChannelPool> value) {
-        Gauge.builder(name, pool, value).tags(tags).description(description).baseUnit(unit).register(registry);
+        Gauge.builder(name, pool, value).tags(tags).description(description).register(registry);
     }
 
     private static final ChannelPoolStats EMPTY = new ChannelPoolStats("", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
