@@ -88,7 +88,8 @@ public final class SluicePoolMetrics implements MeterBinder {
                 p -> stats(p, shard).admissionRefusals());
         timer(registry, "sluice.admission.wait", tags, "Time acquires waited for an admission permit",
                 p -> stats(p, shard).admissionWaits(), p -> stats(p, shard).admissionWaitTime());
-        counter(registry, "sluice.connections.created", tags, "Connections created",
+        // Not "created": Prometheus strips a _created suffix (it names the time a series began).
+        counter(registry, "sluice.connections.creations", tags, "Connections created",
                 p -> stats(p, shard).created());
         counter(registry, "sluice.connections.creation_failures", tags, "Connection creations that failed",
                 p -> stats(p, shard).creationFailures());

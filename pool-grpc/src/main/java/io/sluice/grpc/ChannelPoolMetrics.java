@@ -52,7 +52,8 @@ public final class ChannelPoolMetrics implements MeterBinder {
             gauge(registry, "sluice.grpc.channels", tags.and("state", "transient_failure"),
                     "Channels by connectivity state", p -> stats(p, shard).transientFailure());
         }
-        FunctionCounter.builder("sluice.grpc.channels.created", pool, p -> p.counters().created.sum()).tags(poolTag)
+        // Not "created": Prometheus strips a _created suffix, which would clash with sluice.grpc.channels.
+        FunctionCounter.builder("sluice.grpc.channels.creations", pool, p -> p.counters().created.sum()).tags(poolTag)
                 .description("Channels created (growth, replacement, refresh)").register(registry);
         FunctionCounter.builder("sluice.grpc.channels.retired", pool, p -> p.counters().retired.sum()).tags(poolTag)
                 .description("Channels retired (lifetime refresh, health, surplus, shutdown)")
