@@ -5,6 +5,7 @@ import io.r2dbc.spi.ConnectionFactory;
 import io.r2dbc.spi.ConnectionFactoryMetadata;
 import io.sluice.PoolState;
 import io.sluice.PoolStats;
+import io.sluice.TimingListener;
 import io.sluice.internal.engine.CreationBackoff;
 import io.sluice.internal.engine.EngineSettings;
 import io.sluice.internal.engine.EngineStats;
@@ -247,6 +248,35 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
 
     /** The key of the shards made on demand in {@link #shardStats()}. */
     public static final String ON_DEMAND = "(on demand)";
+
+    /**
+     * Adds {@code listener} to those that hear each wait, use and creation time of one shard from now on, as
+     * it happens: {@code shard} is a key of {@link #shardStats()}, so {@code ""} for the default shard, the
+     * authority of a declared shard, or {@link #ON_DEMAND} for every shard made on demand, those made later
+     * included. The counters of {@link #stats()} do not need it: they are kept either way.
+     *
+     * <p>What it costs: until a listener is added, one volatile read and a null check where an acquire that
+     * waited is served, where a connection is returned and where one is made; after that, the listener's own
+     * work on those paths, on the threads that run them. A listener cannot be removed.
+     *
+     * @throws IllegalArgumentException when the pool has no such shard key
+     */
+    public void addTimingListener(String shard, TimingListener listener) {
+        Objects.requireNonNull(shard, "shard");
+        Objects.requireNonNull(listener, "listener");
+        EngineStats stats;
+        if (shard.isEmpty()) {
+            stats = shards.defaultShard().stats();
+        } else if (shards.declared().containsKey(shard)) {
+            stats = shards.declared().get(shard).stats();
+        } else if (shard.equals(ON_DEMAND) && config.onDemand() != null) {
+            stats = onDemandStats;
+        } else {
+            throw new IllegalArgumentException("Pool '" + name() + "' has no shard '" + shard + "'; its shards are "
+                    + shardStats().keySet());
+        }
+        stats.addTimingListener(listener);
+    }
 
     /** What one shard holds now ({@code ""} for the default shard). */
     public Map<String, PoolState> shardStates() {

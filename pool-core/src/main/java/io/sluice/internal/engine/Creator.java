@@ -295,9 +295,11 @@ final class Creator<R> {
             slot.overdue = false;
             creating.incrementAndGet(); // brought down below with every other creation
         }
+        long createNanos = now - slot.createStartedAt;
         engine.stats.created.increment();
-        engine.stats.createNanos.add(now - slot.createStartedAt);
-        Events.created(engine.name(), now - slot.createStartedAt);
+        engine.stats.createNanos.add(createNanos);
+        engine.stats.onCreate(createNanos);
+        Events.created(engine.name(), createNanos);
         slot.resource = resource;
         slot.replacing = false;
         slot.retireCause = null;

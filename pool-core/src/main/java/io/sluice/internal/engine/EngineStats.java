@@ -3,16 +3,25 @@ package io.sluice.internal.engine;
 import io.sluice.DestroyCause;
 import io.sluice.PoolState;
 import io.sluice.PoolStats;
+import io.sluice.TimingListener;
 import java.time.Duration;
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.atomic.LongAdder;
+import reactor.core.Exceptions;
+import reactor.core.publisher.Operators;
+import reactor.util.context.Context;
 
 /**
  * The engine's cumulative counters. {@link LongAdder}s, so that threads on different cores never write
  * the same cache line: the fast path pays one add for the acquire and two for the release, and the
  * metrics read these counters when they are scraped instead of recording every event. Shards made on
  * demand share one instance, so that their history outlives them.
+ *
+ * <p>Besides the counters, an optional {@link TimingListener} hears each wait, use and creation time as it
+ * happens. Without one, the paths that would call it pay one volatile read and a null check; shards made on
+ * demand, sharing this instance, hear through the same listener whenever they are made.
  */
 public final class EngineStats {
 
@@ -32,11 +41,74 @@ public final class EngineStats {
     final LongAdder useNanos = new LongAdder();
     final LongAdder leaks = new LongAdder();
     private final LongAdder[] destroyed = new LongAdder[DestroyCause.values().length];
+    /** Null until someone listens; then the one listener, or all of them behind {@link Both}. */
+    private volatile TimingListener timings;
 
     public EngineStats() {
         for (int i = 0; i < destroyed.length; i++) {
             destroyed[i] = new LongAdder();
         }
+    }
+
+    /** Adds {@code listener} to those that hear each wait, use and creation time from now on. */
+    public synchronized void addTimingListener(TimingListener listener) {
+        Objects.requireNonNull(listener, "listener");
+        TimingListener current = timings;
+        timings = current == null ? listener : new Both(current, listener);
+    }
+
+    /** An acquire got its lease after waiting {@code nanos}. */
+    void onWait(long nanos) {
+        TimingListener listener = timings;
+        if (listener != null) {
+            tellWait(listener, nanos);
+        }
+    }
+
+    private static void tellWait(TimingListener listener, long nanos) {
+        try {
+            listener.waited(nanos);
+        } catch (Throwable error) {
+            dropped(error);
+        }
+    }
+
+    /** A lease came back after {@code nanos}. */
+    void onUse(long nanos) {
+        TimingListener listener = timings;
+        if (listener != null) {
+            tellUse(listener, nanos);
+        }
+    }
+
+    private static void tellUse(TimingListener listener, long nanos) {
+        try {
+            listener.used(nanos);
+        } catch (Throwable error) {
+            dropped(error);
+        }
+    }
+
+    /** A resource was made in {@code nanos}. */
+    void onCreate(long nanos) {
+        TimingListener listener = timings;
+        if (listener != null) {
+            tellCreate(listener, nanos);
+        }
+    }
+
+    private static void tellCreate(TimingListener listener, long nanos) {
+        try {
+            listener.created(nanos);
+        } catch (Throwable error) {
+            dropped(error);
+        }
+    }
+
+    /** A listener's failure is the listener's: it must not undo a hand-over, a release or a creation. */
+    private static void dropped(Throwable error) {
+        Exceptions.throwIfJvmFatal(error);
+        Operators.onErrorDropped(error, Context.empty());
     }
 
     void destroyed(DestroyCause cause) {
@@ -54,5 +126,36 @@ public final class EngineStats {
                 cancelled.sum(), timedOut.sum(), admissionRefusals.sum(), admissionWaits.sum(),
                 Duration.ofNanos(admissionWaitNanos.sum()), created.sum(), Duration.ofNanos(createNanos.sum()),
                 creationFailures.sum(), released.sum(), Duration.ofNanos(useNanos.sum()), leaks.sum(), byCause);
+    }
+
+    /** Two listeners, each told everything; the first one's failure does not keep it from the second. */
+    private record Both(TimingListener first, TimingListener second) implements TimingListener {
+
+        @Override
+        public void waited(long nanos) {
+            try {
+                first.waited(nanos);
+            } finally {
+                second.waited(nanos);
+            }
+        }
+
+        @Override
+        public void used(long nanos) {
+            try {
+                first.used(nanos);
+            } finally {
+                second.used(nanos);
+            }
+        }
+
+        @Override
+        public void created(long nanos) {
+            try {
+                first.created(nanos);
+            } finally {
+                second.created(nanos);
+            }
+        }
     }
 }

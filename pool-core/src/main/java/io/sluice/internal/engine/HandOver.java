@@ -135,9 +135,11 @@ final class HandOver<R> {
         stats.acquires.increment();
         if (op.enqueued) {
             // Only an acquire that waited has a duration worth the adds: the fast path takes no time.
+            long waitNanos = now - op.enqueuedAt;
             stats.acquireNanos.add(now - op.startedAt);
             stats.waited.increment();
-            stats.waitNanos.add(now - op.enqueuedAt);
+            stats.waitNanos.add(waitNanos);
+            stats.onWait(waitNanos);
         }
         Events.acquired(engine.name(), op.enqueued ? now - op.enqueuedAt : 0, "lease");
         if (engine.capacity == 1) {

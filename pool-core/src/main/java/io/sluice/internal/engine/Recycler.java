@@ -31,9 +31,11 @@ final class Recycler<R> {
             slot.lease = null;
         }
         long now = engine.clock.nanoTime();
+        long useNanos = now - lease.acquiredAtNanos();
         engine.stats.released.increment();
-        engine.stats.useNanos.add(now - lease.acquiredAtNanos());
-        Events.released(engine.name(), now - lease.acquiredAtNanos());
+        engine.stats.useNanos.add(useNanos);
+        engine.stats.onUse(useNanos);
+        Events.released(engine.name(), useNanos);
         engine.leaks.released(engine, lease, now);
         DestroyCause retireNow = invalidate ? DestroyCause.INVALIDATED
                 : engine.isDisposed() ? DestroyCause.CLOSE
