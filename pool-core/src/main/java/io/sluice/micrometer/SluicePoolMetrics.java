@@ -5,9 +5,11 @@ import io.micrometer.core.instrument.FunctionTimer;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import io.sluice.DestroyCause;
 import io.sluice.PoolStats;
+import io.sluice.TimingListener;
 import io.sluice.r2dbc.SluicePool;
 import java.time.Duration;
 import java.util.Objects;
@@ -25,7 +27,9 @@ import java.util.function.ToLongFunction;
  *
  * <p>Every meter reads the pool's own counters when the registry is scraped; nothing is recorded per
  * acquire, so binding the meters adds nothing to the acquire path. Timers are therefore count-and-total
- * ({@code FunctionTimer}): the mean is exact, percentiles are not kept.
+ * ({@code FunctionTimer}): the mean is exact, percentiles are not kept. For the distribution of wait, use
+ * and create times, bind {@link #withHistograms()} instead: those three timers then record every event
+ * into histogram buckets, at the cost described there.
  *
  * <p>Tags, the same as the gRPC channel pool's meters: {@code pool}, the pool's name, and {@code shard},
  * the authority of a shard declared up front, {@code ""} for the default shard and {@code (on demand)} for
@@ -43,10 +47,48 @@ public final class SluicePoolMetrics implements MeterBinder {
     /** The attribute OpenTelemetry's conventions require on {@code db.client.connection.*} meters. */
     private static final String OTEL_POOL = "db.client.connection.pool.name";
 
-    private final SluicePool pool;
+    private static final String CREATE_TIME = "Time to create a connection";
+    private static final String WAIT_TIME = "Time acquires that waited spent waiting";
+    private static final String USE_TIME = "Time connections were held by borrowers";
 
+    /**
+     * The bucket boundaries of the histograms, in seconds: OpenTelemetry's default explicit boundaries for
+     * durations.
+     */
+    private static final Duration[] BUCKETS = seconds(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1,
+            2.5, 5, 7.5, 10);
+
+    private final SluicePool pool;
+    private final boolean histograms;
+
+    /** The meters of {@code pool}, all read when the registry is scraped. */
     public SluicePoolMetrics(SluicePool pool) {
+        this(pool, false);
+    }
+
+    private SluicePoolMetrics(SluicePool pool, boolean histograms) {
         this.pool = Objects.requireNonNull(pool, "pool");
+        this.histograms = histograms;
+    }
+
+    /**
+     * The same meters, except that {@code db.client.connection.wait_time}, {@code db.client.connection.use_time}
+     * and {@code db.client.connection.create_time} are {@link Timer}s with histogram buckets instead of
+     * count-and-total timers read at scrape time: each acquire that waited, each release and each creation is
+     * recorded as it happens. The buckets are OpenTelemetry's default boundaries for durations, 5 ms to 10 s
+     * (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5 and 10 s); on Prometheus they
+     * render as {@code db_client_connection_wait_time_seconds_bucket{le="0.005",...}} and so on. Every other
+     * meter is read at scrape time as before.
+     *
+     * <p>What it costs: one {@code Timer.record} on the pool's threads for each of those events, per registry
+     * bound, and the buckets' memory per shard series. Without it, the pool pays nothing per event beyond its
+     * own counters (see {@link SluicePool#addTimingListener}). The histograms count from the moment they are
+     * bound, where the count-and-total timers count from the pool's start.
+     *
+     * @return a new binder; this one is unchanged
+     */
+    public SluicePoolMetrics withHistograms() {
+        return new SluicePoolMetrics(pool, true);
     }
 
     @Override
@@ -74,12 +116,22 @@ public final class SluicePoolMetrics implements MeterBinder {
                 .description("Acquires waiting for a connection").register(registry);
         counter(registry, "db.client.connection.timeouts", otel, "Acquires whose deadline passed",
                 p -> stats(p, shard).timedOutAcquires());
-        timer(registry, "db.client.connection.create_time", otel, "Time to create a connection",
-                p -> stats(p, shard).created(), p -> stats(p, shard).createTime());
-        timer(registry, "db.client.connection.wait_time", otel, "Time acquires that waited spent waiting",
-                p -> stats(p, shard).waitedAcquires(), p -> stats(p, shard).waitTime());
-        timer(registry, "db.client.connection.use_time", otel, "Time connections were held by borrowers",
-                p -> stats(p, shard).released(), p -> stats(p, shard).useTime());
+        if (histograms) {
+            // Bound to this registry before, the timers are fed already: a second listener would count twice.
+            if (registry.find("db.client.connection.wait_time").tags(otel).timer() == null) {
+                Timer create = histogram(registry, "db.client.connection.create_time", otel, CREATE_TIME);
+                Timer wait = histogram(registry, "db.client.connection.wait_time", otel, WAIT_TIME);
+                Timer use = histogram(registry, "db.client.connection.use_time", otel, USE_TIME);
+                pool.addTimingListener(shard, new Recording(wait, use, create));
+            }
+        } else {
+            timer(registry, "db.client.connection.create_time", otel, CREATE_TIME,
+                    p -> stats(p, shard).created(), p -> stats(p, shard).createTime());
+            timer(registry, "db.client.connection.wait_time", otel, WAIT_TIME,
+                    p -> stats(p, shard).waitedAcquires(), p -> stats(p, shard).waitTime());
+            timer(registry, "db.client.connection.use_time", otel, USE_TIME,
+                    p -> stats(p, shard).released(), p -> stats(p, shard).useTime());
+        }
         counter(registry, "sluice.acquires", tags, "Acquires that got a connection",
                 p -> stats(p, shard).acquires());
         counter(registry, "sluice.acquires.cancelled", tags, "Acquires cancelled before they got a connection",
@@ -125,6 +177,48 @@ public final class SluicePoolMetrics implements MeterBinder {
             ToLongFunction<SluicePool> count, java.util.function.Function<SluicePool, Duration> total) {
         FunctionTimer.builder(name, pool, count, p -> total.apply(p).toNanos(), TimeUnit.NANOSECONDS)
                 .tags(tags).description(description).register(registry);
+    }
+
+    private static Timer histogram(MeterRegistry registry, String name, Tags tags, String description) {
+        return Timer.builder(name).tags(tags).description(description).serviceLevelObjectives(BUCKETS)
+                .publishPercentileHistogram(false).register(registry);
+    }
+
+    private static Duration[] seconds(double... boundaries) {
+        Duration[] durations = new Duration[boundaries.length];
+        for (int i = 0; i < boundaries.length; i++) {
+            durations[i] = Duration.ofNanos(Math.round(boundaries[i] * 1e9));
+        }
+        return durations;
+    }
+
+    /** Records each duration one shard's pool tells into that shard's timers. */
+    private static final class Recording implements TimingListener {
+
+        private final Timer wait;
+        private final Timer use;
+        private final Timer create;
+
+        Recording(Timer wait, Timer use, Timer create) {
+            this.wait = wait;
+            this.use = use;
+            this.create = create;
+        }
+
+        @Override
+        public void waited(long nanos) {
+            wait.record(nanos, TimeUnit.NANOSECONDS);
+        }
+
+        @Override
+        public void used(long nanos) {
+            use.record(nanos, TimeUnit.NANOSECONDS);
+        }
+
+        @Override
+        public void created(long nanos) {
+            create.record(nanos, TimeUnit.NANOSECONDS);
+        }
     }
 
     private static final PoolStats EMPTY = new PoolStats(0, 0, 0, 0, 0, 0, Duration.ZERO, 0, Duration.ZERO, 0, 0, 0,

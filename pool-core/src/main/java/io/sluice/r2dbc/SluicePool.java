@@ -253,7 +253,8 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
      * Adds {@code listener} to those that hear each wait, use and creation time of one shard from now on, as
      * it happens: {@code shard} is a key of {@link #shardStats()}, so {@code ""} for the default shard, the
      * authority of a declared shard, or {@link #ON_DEMAND} for every shard made on demand, those made later
-     * included. The counters of {@link #stats()} do not need it: they are kept either way.
+     * included. {@link io.sluice.micrometer.SluicePoolMetrics#withHistograms()} uses it; the counters of
+     * {@link #stats()} do not need it, they are kept either way.
      *
      * <p>What it costs: until a listener is added, one volatile read and a null check where an acquire that
      * waited is served, where a connection is returned and where one is made; after that, the listener's own

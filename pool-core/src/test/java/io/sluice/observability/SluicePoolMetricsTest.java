@@ -9,6 +9,9 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.FunctionTimer;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.distribution.CountAtBucket;
+import io.micrometer.core.instrument.distribution.HistogramSnapshot;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -135,6 +138,7 @@ class SluicePoolMetricsTest {
                     "sluice_connections_creation_failures_total", "sluice_connections_destroyed_total",
                     "sluice_leaks_total");
             assertThat(scrape.lines()).noneMatch(line -> line.contains("__"));
+            assertThat(scrape).doesNotContain("_bucket"); // count-and-total timers, without histograms
             // Prometheus keeps _created for the time a series began: a counter named *.created loses the word.
             assertThat(sampleNames(scrape)).doesNotContain("sluice_connections_total");
             assertThat(scrape.lines()).anyMatch(line -> line.startsWith("sluice_connections_destroyed_total{cause=\"lifetime\","));
@@ -144,6 +148,123 @@ class SluicePoolMetricsTest {
         } finally {
             prometheus.close();
         }
+    }
+
+    @Test
+    void withHistogramsTheTimesAreTimersWithOpenTelemetrysBuckets() {
+        SluicePool pool = observed.build(observed.builder().maxSize(1).acquireTimeout(Duration.ofSeconds(5)));
+        new SluicePoolMetrics(pool).withHistograms().bindTo(registry);
+        pool.warmup(1).block();
+
+        // Three acquires wait for the one connection: 3 ms, 60 ms and 2 s.
+        Connection held = connection(acquire(pool.create()));
+        for (Duration wait : List.of(Duration.ofMillis(3), Duration.ofMillis(60), Duration.ofSeconds(2))) {
+            TestSubscriber<Connection> waiting = acquire(pool.create());
+            observed.advance(wait);
+            close(held);
+            held = connection(waiting);
+        }
+        close(held);
+
+        // One meter per name, a Timer fed per event in place of the count-and-total one.
+        assertThat(registry.get("db.client.connection.wait_time").meters()).hasSize(1);
+        assertThat(registry.find("db.client.connection.wait_time").functionTimer()).isNull();
+        Timer wait = registry.get("db.client.connection.wait_time").tag("shard", "").timer();
+        assertThat(wait.count()).isEqualTo(3);
+        assertThat(wait.totalTime(TimeUnit.MILLISECONDS)).isEqualTo(2_063);
+        assertThat(wait.max(TimeUnit.SECONDS)).isEqualTo(2);
+        HistogramSnapshot snapshot = wait.takeSnapshot();
+        assertThat(snapshot.histogramCounts()).extracting(bucket -> bucket.bucket(TimeUnit.SECONDS))
+                .containsExactly(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0);
+        assertThat(snapshot.histogramCounts()).extracting(CountAtBucket::count)
+                .containsExactly(1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 3.0);
+        // Held 3 ms, 60 ms and 2 s, then no time; made once, at warm-up.
+        Timer use = registry.get("db.client.connection.use_time").timer();
+        assertThat(use.count()).isEqualTo(4);
+        assertThat(use.totalTime(TimeUnit.MILLISECONDS)).isEqualTo(2_063);
+        assertThat(use.takeSnapshot().histogramCounts()).hasSize(14);
+        Timer create = registry.get("db.client.connection.create_time").timer();
+        assertThat(create.count()).isEqualTo(1);
+        assertThat(create.takeSnapshot().histogramCounts()).hasSize(14);
+        // The counters the snapshot keeps agree, and the other meters are read at scrape time as before.
+        assertThat(pool.stats().waitedAcquires()).isEqualTo(3);
+        assertThat(counter("sluice.acquires")).isEqualTo(4);
+        assertThat(wait.getId().getTag("db.client.connection.pool.name")).isEqualTo("observed");
+        assertThat(wait.getId().getBaseUnit()).isEqualTo("seconds");
+    }
+
+    @Test
+    void withHistogramsPrometheusScrapesTheBuckets() {
+        SluicePool pool = observed.build(observed.builder().maxSize(1).acquireTimeout(Duration.ofSeconds(5)));
+        PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        try {
+            new SluicePoolMetrics(pool).withHistograms().bindTo(prometheus);
+            Connection held = connection(acquire(pool.create()));
+            TestSubscriber<Connection> waiting = acquire(pool.create());
+            observed.advance(Duration.ofMillis(20));
+            close(held);
+            close(connection(waiting));
+
+            String scrape = prometheus.scrape();
+            String series = "db_client_connection_pool_name=\"observed\",pool=\"observed\",shard=\"\"";
+            // The first acquire waited no time for the pool's first connection, the second 20 ms.
+            assertThat(scrape).contains(
+                    "db_client_connection_wait_time_seconds_bucket{" + series + ",le=\"0.005\"} 1\n",
+                    "db_client_connection_wait_time_seconds_bucket{" + series + ",le=\"0.01\"} 1\n",
+                    "db_client_connection_wait_time_seconds_bucket{" + series + ",le=\"0.025\"} 2\n",
+                    "db_client_connection_wait_time_seconds_bucket{" + series + ",le=\"10.0\"} 2\n",
+                    "db_client_connection_wait_time_seconds_bucket{" + series + ",le=\"+Inf\"} 2\n",
+                    "db_client_connection_wait_time_seconds_count{" + series + "} 2\n",
+                    "db_client_connection_use_time_seconds_bucket{" + series + ",le=\"0.025\"} 2\n",
+                    "db_client_connection_create_time_seconds_bucket{" + series + ",le=\"0.005\"} 1\n");
+            assertThat(sampleNames(scrape)).contains("db_client_connection_wait_time_seconds_sum",
+                    "db_client_connection_count", "sluice_acquires_total");
+            assertThat(scrape.lines()).noneMatch(line -> line.contains("__"));
+        } finally {
+            prometheus.close();
+        }
+    }
+
+    @Test
+    void withHistogramsEachShardRecordsIntoItsOwnSeriesShardsMadeLaterIncluded() {
+        SluicePool pool = observed.build(observed.builder().maxSize(10)
+                .shard("gold", shard -> shard.maxSize(5))
+                .shardsOnDemand(100, Duration.ofMinutes(10)).shardDefaults(shard -> shard.maxSize(2)));
+        new SluicePoolMetrics(pool).withHistograms().bindTo(registry);
+
+        for (String tenant : List.of("gold", "t1", "t2", "t3")) {
+            Connection connection = connection(acquire(pool.create().contextWrite(Authority.of(tenant))));
+            observed.advance(Duration.ofMillis(40));
+            close(connection);
+        }
+
+        assertThat(registry.get("db.client.connection.use_time").tag("shard", "gold").timer().count()).isEqualTo(1);
+        Timer onDemand = registry.get("db.client.connection.use_time").tag("shard", SluicePool.ON_DEMAND).timer();
+        assertThat(onDemand.count()).isEqualTo(3);
+        assertThat(onDemand.totalTime(TimeUnit.MILLISECONDS)).isEqualTo(120);
+        assertThat(registry.get("db.client.connection.create_time").tag("shard", SluicePool.ON_DEMAND).timer().count())
+                .isEqualTo(3);
+        assertThat(registry.get("db.client.connection.use_time").tag("shard", "").timer().count()).isZero();
+        assertThat(registry.get("db.client.connection.use_time").timers()).extracting(t -> t.getId().getTag("shard"))
+                .containsExactlyInAnyOrder("", "gold", SluicePool.ON_DEMAND);
+    }
+
+    @Test
+    void withHistogramsEachRegistryCountsEveryEventOnce() {
+        SluicePool pool = observed.build(observed.builder().maxSize(1));
+        SimpleMeterRegistry other = new SimpleMeterRegistry();
+        SluicePoolMetrics metrics = new SluicePoolMetrics(pool).withHistograms();
+        metrics.bindTo(registry);
+        metrics.bindTo(registry);                                    // again: nothing more is recorded
+        new SluicePoolMetrics(pool).withHistograms().bindTo(registry); // nor by a second binder
+        metrics.bindTo(other);
+
+        close(connection(acquire(pool.create())));
+        close(connection(acquire(pool.create())));
+
+        assertThat(registry.get("db.client.connection.use_time").timer().count()).isEqualTo(2);
+        assertThat(other.get("db.client.connection.use_time").timer().count()).isEqualTo(2);
+        other.close();
     }
 
     /** The metric name of every sample line of a Prometheus scrape. */
