@@ -100,7 +100,8 @@ public class SluiceR2dbcAutoConfiguration {
         @Bean
         @ConditionalOnMissingBean(SluicePoolMetrics.class)
         SluicePoolMetrics sluicePoolMetrics(SluicePool pool, SluiceR2dbcProperties properties) {
-            return new SluicePoolMetrics(pool);
+            SluicePoolMetrics metrics = new SluicePoolMetrics(pool);
+            return properties.getMetrics().isHistograms() ? metrics.withHistograms() : metrics;
         }
     }
 

@@ -11,6 +11,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.reactivestreams.Publisher;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
+import io.micrometer.core.instrument.FunctionTimer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.List;
 import org.springframework.boot.diagnostics.FailureAnalysis;
 import org.springframework.boot.diagnostics.FailureAnalyzer;
@@ -181,6 +183,21 @@ class SluiceR2dbcAutoConfigurationTest {
         AtomicReference<SluicePool> pool = new AtomicReference<>();
         runner.withPropertyValues(H2).run(context -> pool.set(context.getBean(SluicePool.class)));
         assertThat(pool.get().isDisposed()).isTrue();
+    }
+
+    @Test
+    void histogramsAreOptIn() {
+        runner.withPropertyValues(H2).withBean(SimpleMeterRegistry.class).run(context -> {
+            context.getBean(SluicePoolMetrics.class).bindTo(context.getBean(SimpleMeterRegistry.class));
+            assertThat(context.getBean(SimpleMeterRegistry.class).get("db.client.connection.wait_time")
+                    .meter()).isInstanceOf(FunctionTimer.class);
+        });
+        runner.withPropertyValues(H2, "sluice.r2dbc.metrics.histograms=true").withBean(SimpleMeterRegistry.class)
+                .run(context -> {
+                    context.getBean(SluicePoolMetrics.class).bindTo(context.getBean(SimpleMeterRegistry.class));
+                    assertThat(context.getBean(SimpleMeterRegistry.class).get("db.client.connection.wait_time")
+                            .timer().takeSnapshot().histogramCounts()).hasSize(14);
+                });
     }
 
     @Test
