@@ -44,7 +44,7 @@ public class SluiceTenantWebFilter implements WebFilter, Ordered {
     public static final int ORDER = 0;
 
     /** The exchange attribute that holds the request's tenant, as a {@code String}. */
-    public static final String TENANT_ATTRIBUTE = SluiceTenantWebFilter.class.getName() + ".tenant";
+    public static final String TENANT_ATTRIBUTE = "io.sluice.spring.boot.SluiceTenantWebFilter.tenant";
 
     private final String tenantHeader;
     private final String deadlineHeader;
