@@ -29,19 +29,18 @@ import reactor.core.publisher.Mono;
 
 /**
  * The orders service against a real PostgreSQL (found as {@link PostgresExtension} finds it: with
- * {@code CI=true} a missing database fails these tests, otherwise it skips them).
+ * {@code CI=true} a missing database fails these tests, otherwise it skips them), configured by its own
+ * {@code application.yml} (the tenants tenant-a and tenant-b, the sluice.web headers) with smaller shards.
  */
 @ExtendWith(PostgresExtension.class)
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
-        "sluice.name=orders-test",
-        "sluice.max-size=8",
-        "sluice.acquire-timeout=5s",
-        "sluice.default-deadline=5s",
-        "sluice.shutdown-timeout=2s",
-        "sluice.tenants[0].name=a",
-        "sluice.tenants[0].max-size=2",
-        "sluice.tenants[1].name=b",
-        "sluice.tenants[1].max-size=2",
+        "sluice.r2dbc.name=orders-test",
+        "sluice.r2dbc.max-size=8",
+        "sluice.r2dbc.acquire-timeout=5s",
+        "sluice.r2dbc.close-timeout=2s",
+        "sluice.r2dbc.shards.tenant-a.max-size=2",
+        "sluice.r2dbc.shards.tenant-b.max-size=2",
+        "sluice.web.default-deadline=5s",
         // Spring Boot's tests switch metrics export off unless asked; this test reads /actuator/prometheus.
         "management.defaults.metrics.export.enabled=true",
         "management.prometheus.metrics.export.enabled=true",
@@ -58,7 +57,7 @@ class OrdersApplicationTest {
 
     @DynamicPropertySource
     static void databaseProperties(DynamicPropertyRegistry registry) {
-        registry.add("sluice.url", () -> databaseUrl);
+        registry.add("spring.r2dbc.url", () -> databaseUrl);
     }
 
     @Value("${local.server.port}")
@@ -80,47 +79,47 @@ class OrdersApplicationTest {
     @Test
     void tenantsSeeOnlyTheirOwnOrders() {
         String item = "widget-" + UUID.randomUUID();
-        client.post().uri("/orders").header("X-Tenant", "a").contentType(MediaType.APPLICATION_JSON)
+        client.post().uri("/orders").header("X-Tenant", "tenant-a").contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(Map.of("item", item, "quantity", 3))
                 .exchange()
                 .expectStatus().isCreated()
                 .expectBody()
-                .jsonPath("$.tenant").isEqualTo("a")
+                .jsonPath("$.tenant").isEqualTo("tenant-a")
                 .jsonPath("$.item").isEqualTo(item)
                 .jsonPath("$.quantity").isEqualTo(3);
 
-        List<Map<String, Object>> forA = listOrders("a");
-        List<Map<String, Object>> forB = listOrders("b");
+        List<Map<String, Object>> forA = listOrders("tenant-a");
+        List<Map<String, Object>> forB = listOrders("tenant-b");
         assertThat(forA).anySatisfy(order -> assertThat(order).containsEntry("item", item));
         assertThat(forB).noneSatisfy(order -> assertThat(order).containsEntry("item", item));
-        assertThat(forB).allSatisfy(order -> assertThat(order).containsEntry("tenant", "b"));
+        assertThat(forB).allSatisfy(order -> assertThat(order).containsEntry("tenant", "tenant-b"));
     }
 
     @Test
     void aFloodOfTenantADoesNotDelayTenantB() {
-        List<Connection> held = holdAll("a", 2);
+        List<Connection> held = holdAll("tenant-a", 2);
         try {
             long start = System.nanoTime();
-            client.get().uri("/orders").header("X-Tenant", "b").header("X-Deadline-Millis", "2000")
+            client.get().uri("/orders").header("X-Tenant", "tenant-b").header("X-Deadline-Millis", "2000")
                     .exchange()
                     .expectStatus().isOk();
             Duration tookB = Duration.ofNanos(System.nanoTime() - start);
             assertThat(tookB).isLessThan(Duration.ofSeconds(1));
 
-            client.get().uri("/orders").header("X-Tenant", "a").header("X-Deadline-Millis", "100")
+            client.get().uri("/orders").header("X-Tenant", "tenant-a").header("X-Deadline-Millis", "100")
                     .exchange()
                     .expectStatus().isEqualTo(HttpStatus.SERVICE_UNAVAILABLE);
         } finally {
             release(held);
         }
-        client.get().uri("/orders").header("X-Tenant", "a").exchange().expectStatus().isOk();
+        client.get().uri("/orders").header("X-Tenant", "tenant-a").exchange().expectStatus().isOk();
     }
 
     @Test
     void aPassedDeadlineIs503NamingThePool() {
-        List<Connection> held = holdAll("a", 2);
+        List<Connection> held = holdAll("tenant-a", 2);
         try {
-            client.post().uri("/orders").header("X-Tenant", "a").header("X-Deadline-Millis", "150")
+            client.post().uri("/orders").header("X-Tenant", "tenant-a").header("X-Deadline-Millis", "150")
                     .contentType(MediaType.APPLICATION_JSON)
                     .bodyValue(Map.of("item", "late", "quantity", 1))
                     .exchange()
@@ -128,10 +127,10 @@ class OrdersApplicationTest {
                     .expectHeader().exists("Retry-After")
                     .expectBody()
                     .jsonPath("$.error").isEqualTo("pool_timeout")
-                    // a shard's exceptions name the pool and the shard: orders-test[a]
-                    .jsonPath("$.pool").isEqualTo("orders-test[a]")
+                    // a shard's exceptions name the pool and the shard: orders-test[tenant-a]
+                    .jsonPath("$.pool").isEqualTo("orders-test[tenant-a]")
                     .jsonPath("$.message").value(message -> assertThat((String) message)
-                            .contains("pool 'orders-test[a]'")
+                            .contains("pool 'orders-test[tenant-a]'")
                             .contains("timed out after")
                             .contains("pool state"));
         } finally {
@@ -155,7 +154,7 @@ class OrdersApplicationTest {
                 .expectBody()
                 .jsonPath("$.error").isEqualTo("missing_tenant");
 
-        client.get().uri("/orders").header("X-Tenant", "a").header("X-Deadline-Millis", "soon")
+        client.get().uri("/orders").header("X-Tenant", "tenant-a").header("X-Deadline-Millis", "soon")
                 .exchange()
                 .expectStatus().isBadRequest()
                 .expectBody()
@@ -164,7 +163,7 @@ class OrdersApplicationTest {
 
     @Test
     void prometheusShowsSluiceMeters() {
-        client.get().uri("/orders").header("X-Tenant", "b").exchange().expectStatus().isOk();
+        client.get().uri("/orders").header("X-Tenant", "tenant-b").exchange().expectStatus().isOk();
 
         String scrape = client.get().uri("/actuator/prometheus")
                 .exchange()
