@@ -24,6 +24,12 @@ import reactor.core.scheduler.Scheduler;
  */
 public final class ChannelPoolBuilder {
 
+    /** The defaults of the settings given in pairs, for a caller that sets one half and keeps the other. */
+    public static final Duration DEFAULT_RECONNECT_BACKOFF_INITIAL = Duration.ofMillis(100);
+    public static final Duration DEFAULT_RECONNECT_BACKOFF_MAX = Duration.ofMillis(500);
+    public static final int DEFAULT_SHARDS_ON_DEMAND_LIMIT = 64;
+    public static final Duration DEFAULT_SHARDS_ON_DEMAND_RETIRE_AFTER_IDLE = Duration.ofMinutes(10);
+
     private final Function<String, ManagedChannel> factory;
     private String name = "channels";
     private int minChannels = 1;
@@ -39,14 +45,14 @@ public final class ChannelPoolBuilder {
     private Duration maxIdleTime = Duration.ofMinutes(5);
     private Duration createTimeout = Duration.ofSeconds(5);
     private Duration replaceFailingAfter = Duration.ofSeconds(10);
-    private Duration reconnectBackoffInitial = Duration.ofMillis(100);
-    private Duration reconnectBackoffMax = Duration.ofMillis(500);
+    private Duration reconnectBackoffInitial = DEFAULT_RECONNECT_BACKOFF_INITIAL;
+    private Duration reconnectBackoffMax = DEFAULT_RECONNECT_BACKOFF_MAX;
     private Duration housekeepingInterval = Duration.ofSeconds(1);
     private final java.util.Set<String> shards = new java.util.LinkedHashSet<>();
     /** Authorities declared more than once, refused by build(). */
     private final java.util.Set<String> duplicateShards = new java.util.LinkedHashSet<>();
-    private int onDemandLimit = 64;
-    private Duration onDemandIdle = Duration.ofMinutes(10);
+    private int onDemandLimit = DEFAULT_SHARDS_ON_DEMAND_LIMIT;
+    private Duration onDemandIdle = DEFAULT_SHARDS_ON_DEMAND_RETIRE_AFTER_IDLE;
     private AdmissionLimiter acquireLimiter = AdmissionLimiter.unlimited();
     private AdmissionLimiter createLimiter = AdmissionLimiter.unlimited();
     private PoolClock clock = PoolClock.system();

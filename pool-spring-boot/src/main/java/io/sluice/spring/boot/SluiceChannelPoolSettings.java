@@ -18,12 +18,6 @@ final class SluiceChannelPoolSettings {
             + "growAtLoad|shrinkBelowLoad)\\b");
     private static final SluiceSettings SETTINGS = new SluiceSettings(PREFIX);
 
-    /** ChannelPoolBuilder's defaults for the settings it takes in pairs, for the half a user leaves unset. */
-    static final Duration RECONNECT_BACKOFF_INITIAL = Duration.ofMillis(100);
-    static final Duration RECONNECT_BACKOFF_MAX = Duration.ofMillis(500);
-    static final int SHARDS_ON_DEMAND_LIMIT = 64;
-    static final Duration SHARDS_ON_DEMAND_RETIRE_AFTER_IDLE = Duration.ofMinutes(10);
-
     private SluiceChannelPoolSettings() {
     }
 
@@ -47,16 +41,19 @@ final class SluiceChannelPoolSettings {
         SETTINGS.set("housekeeping-interval", p.getHousekeepingInterval(), builder::housekeepingInterval);
         SluiceGrpcProperties.ReconnectBackoff backoff = p.getReconnectBackoff();
         if (backoff.getInitial() != null || backoff.getMax() != null) {
-            Duration initial = backoff.getInitial() != null ? backoff.getInitial() : RECONNECT_BACKOFF_INITIAL;
-            Duration max = backoff.getMax() != null ? backoff.getMax() : RECONNECT_BACKOFF_MAX;
+            Duration initial = backoff.getInitial() != null ? backoff.getInitial()
+                    : ChannelPoolBuilder.DEFAULT_RECONNECT_BACKOFF_INITIAL;
+            Duration max = backoff.getMax() != null ? backoff.getMax()
+                    : ChannelPoolBuilder.DEFAULT_RECONNECT_BACKOFF_MAX;
             SETTINGS.setTogether(List.of("reconnect-backoff.initial", "reconnect-backoff.max"), initial + ", " + max,
                     () -> builder.reconnectBackoff(initial, max));
         }
         SluiceGrpcProperties.ShardsOnDemand onDemand = p.getShardsOnDemand();
         if (onDemand.getLimit() != null || onDemand.getRetireAfterIdle() != null) {
-            int limit = onDemand.getLimit() != null ? onDemand.getLimit() : SHARDS_ON_DEMAND_LIMIT;
+            int limit = onDemand.getLimit() != null ? onDemand.getLimit()
+                    : ChannelPoolBuilder.DEFAULT_SHARDS_ON_DEMAND_LIMIT;
             Duration idle = onDemand.getRetireAfterIdle() != null ? onDemand.getRetireAfterIdle()
-                    : SHARDS_ON_DEMAND_RETIRE_AFTER_IDLE;
+                    : ChannelPoolBuilder.DEFAULT_SHARDS_ON_DEMAND_RETIRE_AFTER_IDLE;
             SETTINGS.setTogether(List.of("shards-on-demand.limit", "shards-on-demand.retire-after-idle"),
                     limit + ", " + idle, () -> builder.shardsOnDemand(limit, idle));
         }
