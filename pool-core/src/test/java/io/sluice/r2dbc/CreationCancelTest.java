@@ -7,12 +7,15 @@ import io.sluice.testing.FakeConnection;
 import io.sluice.testing.FakeConnectionFactory;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
+import org.assertj.core.api.InstanceOfAssertFactories;
 import org.junit.jupiter.api.Test;
 import org.reactivestreams.Publisher;
 import reactor.core.Disposable;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Scheduler;
 import reactor.core.scheduler.Schedulers;
 import reactor.test.subscriber.TestSubscriber;
 
@@ -21,8 +24,31 @@ class CreationCancelTest {
 
     private final FakeConnectionFactory factory = new FakeConnectionFactory();
 
+    /** The driver is asked on the clock's scheduler: an immediate one keeps these tests in one thread. */
     private ConnectionLifecycle lifecycle(Function<? super Connection, ? extends Publisher<Void>> postAllocate) {
-        return new ConnectionLifecycle(factory, postAllocate, null, null, Duration.ofSeconds(1), Schedulers.parallel());
+        return new ConnectionLifecycle(factory, postAllocate, null, null, Duration.ofSeconds(1), Schedulers.immediate());
+    }
+
+    @Test
+    void theDriverIsAskedOnTheClockSchedulerNotOnTheCallersThread() {
+        Scheduler clock = Schedulers.newSingle("sluice-test-clock");
+        try {
+            AtomicReference<Thread> askedOn = new AtomicReference<>();
+            factory.creation = () -> {
+                askedOn.set(Thread.currentThread());
+                return Mono.fromSupplier(FakeConnection::new);
+            };
+            ConnectionLifecycle lifecycle = new ConnectionLifecycle(factory, null, null, null, Duration.ofSeconds(1), clock);
+
+            PhysicalConnection made = Mono.from(lifecycle.create()).block(Duration.ofSeconds(5));
+
+            assertThat(made).isNotNull();
+            assertThat(askedOn.get()).as("the thread the driver was asked on")
+                    .isNotSameAs(Thread.currentThread())
+                    .extracting(Thread::getName, InstanceOfAssertFactories.STRING).startsWith("sluice-test-clock");
+        } finally {
+            clock.dispose();
+        }
     }
 
     @Test
