@@ -29,17 +29,19 @@ final class ConnectionLifecycle implements ResourceLifecycle<PhysicalConnection>
     private final String validationQuery;
     private final Duration validationTimeout;
     private final Scheduler timer;
+    private final Scheduler creations;
 
     ConnectionLifecycle(ConnectionFactory factory,
             Function<? super Connection, ? extends Publisher<Void>> postAllocate,
             Function<? super Connection, ? extends Publisher<Void>> preRelease,
-            String validationQuery, Duration validationTimeout, Scheduler timer) {
+            String validationQuery, Duration validationTimeout, Scheduler timer, Scheduler creations) {
         this.factory = factory;
         this.postAllocate = postAllocate;
         this.preRelease = preRelease;
         this.validationQuery = validationQuery;
         this.validationTimeout = validationTimeout;
         this.timer = timer;
+        this.creations = creations;
     }
 
     @Override
@@ -54,23 +56,24 @@ final class ConnectionLifecycle implements ResourceLifecycle<PhysicalConnection>
      * during {@code postAllocate}, the hook is cancelled and the connection closed. A failing
      * {@code postAllocate} closes it too.
      *
-     * <p>The driver is asked for the connection on the pool's clock scheduler, never on the thread that
-     * caused the creation. That thread is often a Netty event loop (a WebFlux handler whose acquire makes
-     * the pool grow, or a driver's loop delivering a connection that lets a waiter's creation start), and a
-     * Netty-based driver may put the new socket on the loop it is asked from: every connection a busy loop
-     * caused would then share that one loop, and all the service's database I/O one core. Asked from
-     * elsewhere, the driver spreads its sockets over its loops. The hop costs one task per creation, none per
-     * acquire; the clock's scheduler is the pool's own, never blocked, and under a virtual clock the hop
-     * runs in virtual time like every other timer of the pool. The creation's {@code createTimeout} is
-     * already running when the hop is made, so a slow hop counts against it; nothing else changes: the
-     * creation is not cancelled by it, and a late connection still joins the pool.
+     * <p>The driver is asked for the connection on the clock's creation scheduler
+     * ({@link io.sluice.internal.engine.PoolClock#creationScheduler()}: {@code boundedElastic} by default),
+     * never on the thread that caused the creation. That thread is often a Netty event loop (a WebFlux
+     * handler whose acquire makes the pool grow, or a driver's loop delivering a connection that lets a
+     * waiter's creation start), and a Netty-based driver may put the new socket on the loop it is asked
+     * from: every connection a busy loop caused would then share that one loop, and all the service's
+     * database I/O one core. Asked from elsewhere, the driver spreads its sockets over its loops; and a
+     * driver that blocks while it connects (an embedded database) blocks a thread made for that. The hop
+     * costs one task per creation, none per acquire. The creation's {@code createTimeout} is already
+     * running when the hop is made, so a slow hop counts against it; nothing else changes: the creation is
+     * not cancelled by it, and a late connection still joins the pool.
      */
     @Override
     public Publisher<PhysicalConnection> create() {
         return Mono.create(sink -> {
             Making making = new Making(sink);
             sink.onCancel(making::cancel);
-            timer.schedule(() -> Mono.defer(() -> Mono.from(factory.create()))
+            creations.schedule(() -> Mono.defer(() -> Mono.from(factory.create()))
                     .subscribe(making::made, sink::error, making::completed));
         });
     }

@@ -113,7 +113,7 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
     private ConnectionLifecycle lifecycle(ConnectionFactory source) {
         return new ConnectionLifecycle(source, config.postAllocate(), config.preRelease(), config.validationQuery(),
                 java.time.Duration.ofNanos(config.engineSettings().validationTimeoutNanos()),
-                config.engineSettings().clock().scheduler());
+                config.engineSettings().clock().scheduler(), config.engineSettings().clock().creationScheduler());
     }
 
     private ConnectionFactory factoryOf(String authority, SluicePoolConfig.Shard shard) {

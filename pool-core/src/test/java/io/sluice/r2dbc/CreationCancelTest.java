@@ -24,30 +24,32 @@ class CreationCancelTest {
 
     private final FakeConnectionFactory factory = new FakeConnectionFactory();
 
-    /** The driver is asked on the clock's scheduler: an immediate one keeps these tests in one thread. */
+    /** The driver is asked on the creation scheduler: an immediate one keeps these tests in one thread. */
     private ConnectionLifecycle lifecycle(Function<? super Connection, ? extends Publisher<Void>> postAllocate) {
-        return new ConnectionLifecycle(factory, postAllocate, null, null, Duration.ofSeconds(1), Schedulers.immediate());
+        return new ConnectionLifecycle(factory, postAllocate, null, null, Duration.ofSeconds(1), Schedulers.immediate(),
+                Schedulers.immediate());
     }
 
     @Test
-    void theDriverIsAskedOnTheClockSchedulerNotOnTheCallersThread() {
-        Scheduler clock = Schedulers.newSingle("sluice-test-clock");
+    void theDriverIsAskedOnTheCreationSchedulerNotOnTheCallersThread() {
+        Scheduler creations = Schedulers.newSingle("sluice-test-creations");
         try {
             AtomicReference<Thread> askedOn = new AtomicReference<>();
             factory.creation = () -> {
                 askedOn.set(Thread.currentThread());
                 return Mono.fromSupplier(FakeConnection::new);
             };
-            ConnectionLifecycle lifecycle = new ConnectionLifecycle(factory, null, null, null, Duration.ofSeconds(1), clock);
+            ConnectionLifecycle lifecycle = new ConnectionLifecycle(factory, null, null, null, Duration.ofSeconds(1),
+                    Schedulers.immediate(), creations);
 
             PhysicalConnection made = Mono.from(lifecycle.create()).block(Duration.ofSeconds(5));
 
             assertThat(made).isNotNull();
             assertThat(askedOn.get()).as("the thread the driver was asked on")
                     .isNotSameAs(Thread.currentThread())
-                    .extracting(Thread::getName, InstanceOfAssertFactories.STRING).startsWith("sluice-test-clock");
+                    .extracting(Thread::getName, InstanceOfAssertFactories.STRING).startsWith("sluice-test-creations");
         } finally {
-            clock.dispose();
+            creations.dispose();
         }
     }
 

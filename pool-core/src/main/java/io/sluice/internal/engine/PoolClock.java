@@ -43,6 +43,17 @@ public final class PoolClock {
         return scheduler;
     }
 
+    /**
+     * Where the pool asks a driver for a new resource, away from the thread that caused the creation.
+     * For the system clock, Reactor's {@code boundedElastic}: a driver may block while it connects (an
+     * embedded database does), which must not happen on a non-blocking thread, and it must not run on the
+     * caller's event loop either. A pool given a clock of its own does that work on the clock's scheduler,
+     * so that virtual time governs it too.
+     */
+    public Scheduler creationScheduler() {
+        return systemNanoTime ? Schedulers.boundedElastic() : scheduler;
+    }
+
     /** Runs {@code task} once after {@code delayNanos}. */
     public Disposable schedule(Runnable task, long delayNanos) {
         return scheduler.schedule(task, Math.max(0, delayNanos), TimeUnit.NANOSECONDS);
