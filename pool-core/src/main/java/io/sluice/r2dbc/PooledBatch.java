@@ -33,6 +33,6 @@ final class PooledBatch implements Batch {
     @Override
     public Publisher<? extends Result> execute() {
         Publisher<? extends Result> execution = owner.held() ? delegate.execute() : Flux.empty();
-        return Watched.flux(owner, execution).map(owner::result);
+        return Watched.results(owner, execution);
     }
 }

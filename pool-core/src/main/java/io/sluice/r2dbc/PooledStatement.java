@@ -67,7 +67,7 @@ final class PooledStatement implements Statement {
     @Override
     public Publisher<? extends Result> execute() {
         Publisher<? extends Result> execution = owner.held() ? delegate.execute() : Flux.empty();
-        return Watched.flux(owner, execution).map(owner::result);
+        return Watched.results(owner, execution);
     }
 
     @Override

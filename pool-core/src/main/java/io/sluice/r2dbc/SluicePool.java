@@ -107,7 +107,7 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
     }
 
     private static PooledConnection pooled(Lease<PhysicalConnection> lease) {
-        return new PooledConnection(lease, lease.poolName());
+        return new PooledConnection(lease);
     }
 
     private ConnectionLifecycle lifecycle(ConnectionFactory source) {
