@@ -40,20 +40,26 @@ import reactor.core.publisher.Operators;
  *
  * <p>One operation is one query whose rows have been read: {@code SELECT 1} ({@code query=select1}), or
  * one row of four small columns read by primary key with a bound parameter and mapped to a record
- * ({@code query=row}). One benchmark invocation runs {@value #QUERIES} of them with {@code subscribers}
- * in flight at a time, non-blocking: a {@code flatMap} with that concurrency, each inner publisher one
- * whole borrow ({@code Mono.usingWhen(pool.create(), query, Connection::close)}), the next one subscribed on
- * whichever thread ended the last (the driver's event loop). Only the invocation as a whole blocks.
+ * ({@code query=row}). One benchmark invocation runs {@value #QUERIES} of them in {@code subscribers}
+ * independent loops, non-blocking: each loop subscribes to its next query on the thread that completed
+ * its last (the driver's event loop), as concurrent requests of a service do. Only the invocation as a
+ * whole blocks. Through a pool, one query is one whole borrow,
+ * {@code Mono.usingWhen(pool.create(), query, Connection::close)}.
  *
  * <ul>
  *   <li><b>{@code raw}</b>: the floor for ten exclusively used connections. Ten loops, one per connection
- *       opened in set-up, each running its next query as soon as its last completed, no pool and no
- *       wrapper. Ten connections used one query at a time cannot run more than ten queries at once, so this
- *       is the ceiling for both subscriber counts (the parameter does not change what it runs; the two
- *       figures show the run-to-run swing).</li>
+ *       opened in set-up, no pool and no wrapper. Ten connections used one query at a time cannot run more
+ *       than ten queries at once, so this is the ceiling for both subscriber counts (the parameter does not
+ *       change what it runs; the two figures show the run-to-run swing).</li>
+ *   <li><b>{@code rawUsingWhen}</b>: the same ten loops, each query inside the same {@code usingWhen} a
+ *       borrower of a pool writes, around a connection lent by a stand-in that emits it at once and
+ *       releases nothing. What it adds to {@code raw} is the borrower's own cost of a borrow, which any
+ *       pool's borrower pays; what {@code sluice} adds to it is the pool's.</li>
  *   <li><b>{@code sluice}</b>: a {@link SluicePool} of ten, warmed up, with a 30 s acquire timeout and
  *       every other setting at its default; the borrower gets Sluice's pooled connection, statement and
  *       result, with the guarantees they carry.</li>
+ *   <li><b>{@code sluiceUnwrapped}</b>: the same pool, with the query run on the driver's connection
+ *       ({@code Wrapped#unwrap}): the engine's share without the pooled statement and result.</li>
  *   <li><b>{@code r2dbcPool}</b>: r2dbc-pool 1.0.2 with ten connections made at warm-up and a 30 s
  *       {@code maxAcquireTime}.</li>
  * </ul>
@@ -61,8 +67,9 @@ import reactor.core.publisher.Operators;
  * <p>With {@code subscribers=32}, 22 borrows wait for a connection at any time: that measures each pool's
  * hand-over from a release to a waiter as well as its fast path.
  *
- * <p>{@code -prof gc} reports allocation per query over all threads, the driver's included; the
- * difference from {@code raw} is what the pool and its wrappers allocate per query.
+ * <p>{@code -prof gc} reports allocation per query over all threads, the driver's included. The JIT needs
+ * about 15 s of this workload before the figures settle, hence the long warm-up. The database runs on the
+ * same machine, so the client's CPU cost per query shows in the throughput.
  *
  * <p>Run (PostgreSQL at 127.0.0.1:5432, database {@code test}, user {@code postgres}, or the R2DBC URL in
  * the system property {@code sluice.bench.url}): {@code java -jar jmh/target/benchmarks.jar
@@ -71,8 +78,8 @@ import reactor.core.publisher.Operators;
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g"})
-@Warmup(iterations = 3, time = 3)
-@Measurement(iterations = 5, time = 3)
+@Warmup(iterations = 6, time = 4)
+@Measurement(iterations = 5, time = 4)
 @State(Scope.Benchmark)
 public class PostgresQueryBenchmark {
 
