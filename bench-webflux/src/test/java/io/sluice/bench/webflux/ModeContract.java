@@ -7,7 +7,7 @@ import io.sluice.testing.PostgresExtension;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -20,7 +20,7 @@ import org.springframework.test.web.reactive.server.WebTestClient;
 /**
  * What the benchmark's service does in every mode, against a real PostgreSQL (found as
  * {@link PostgresExtension} finds it: with {@code CI=true} a missing database fails these tests, otherwise it
- * skips them). Each subclass starts the service once, in its mode, and stops it after its tests; so the
+ * skips them). Each subclass starts the service once, in its mode, and stops it after its tests, so the
  * three modes are checked to answer the same requests the same way, which the benchmark's comparison needs.
  */
 @ExtendWith(PostgresExtension.class)
@@ -39,8 +39,16 @@ abstract class ModeContract {
      */
     abstract AutoCloseable holdEveryConnectionOfTenantA() throws Exception;
 
-    @BeforeAll
-    void start(PostgresDatabase database) {
+    /**
+     * Starts the service before the first test (not in a {@code @BeforeAll}: there, PostgresExtension's skip
+     * would reach JUnit wrapped in a parameter resolution error, and a missing database would be an error
+     * even without {@code CI=true}; before each test, the extension has already skipped or failed it).
+     */
+    @BeforeEach
+    void startOnce(PostgresDatabase database) {
+        if (app != null) {
+            return;
+        }
         app = BenchServer.start(mode(), database);
         client = WebTestClient.bindToServer()
                 .baseUrl("http://127.0.0.1:" + BenchServer.port(app))
@@ -63,21 +71,24 @@ abstract class ModeContract {
     void itemReturnsItsRow() {
         client.get().uri("/item/7").exchange()
                 .expectStatus().isOk()
-                .expectBody().json("{\"id\":7,\"name\":\"item 7\",\"amount\":700,\"active\":false}", JsonCompareMode.STRICT);
+                .expectBody()
+                .json("{\"id\":7,\"name\":\"item 7\",\"amount\":700,\"active\":false}", JsonCompareMode.STRICT);
     }
 
     @Test
     void itemTakesTheTenantFromTheHeaderToo() {
         client.get().uri("/item/8").header(ItemController.TENANT_HEADER, "a").exchange()
                 .expectStatus().isOk()
-                .expectBody().json("{\"id\":8,\"name\":\"item 8\",\"amount\":800,\"active\":true}", JsonCompareMode.STRICT);
+                .expectBody()
+                .json("{\"id\":8,\"name\":\"item 8\",\"amount\":800,\"active\":true}", JsonCompareMode.STRICT);
     }
 
     @Test
     void slowAnswersForATenant() {
         client.get().uri("/slow/7?tenant=a").exchange()
                 .expectStatus().isOk()
-                .expectBody().json("{\"id\":7,\"sleptMs\":20}", JsonCompareMode.STRICT);
+                .expectBody()
+                .json("{\"id\":7,\"sleptMs\":20}", JsonCompareMode.STRICT);
     }
 
     @Test
