@@ -52,7 +52,7 @@ class ItemController {
         return store.slow(id, tenant(tenant, tenantHeader)).switchIfEmpty(Mono.error(() -> notFound(id)));
     }
 
-    /** What the pool holds now ({@link ItemStore#poolState()}), with the mode: run.sh records it after each scenario. */
+    /** What the pool holds now ({@link ItemStore#poolState()}) and the mode: run.sh records it after each scenario. */
     @GetMapping(path = "/pool", produces = MediaType.APPLICATION_JSON_VALUE)
     Map<String, Object> pool() {
         return Map.of("mode", store.mode().value(), "state", store.poolState());

@@ -121,7 +121,8 @@ public final class JdbcItemStore implements ItemStore {
 
     @Override
     public String toString() {
-        return BenchMode.HIKARI + ": " + dataSource.getPoolName() + " (maximumPoolSize " + dataSource.getMaximumPoolSize()
+        return BenchMode.HIKARI + ": " + dataSource.getPoolName()
+                + " (maximumPoolSize " + dataSource.getMaximumPoolSize()
                 + ", connectionTimeout " + dataSource.getConnectionTimeout() + " ms)";
     }
 }

@@ -34,8 +34,9 @@ public final class R2dbcItemStore implements ItemStore {
     private final Supplier<Map<String, Object>> state;
     private final Disposable closer;
 
-    private R2dbcItemStore(BenchMode mode, ConnectionFactory pool, Function<String, ConnectionFactory> tenantConnections,
-            Supplier<Map<String, Object>> state, Disposable closer) {
+    private R2dbcItemStore(BenchMode mode, ConnectionFactory pool,
+            Function<String, ConnectionFactory> tenantConnections, Supplier<Map<String, Object>> state,
+            Disposable closer) {
         this.mode = mode;
         this.pool = pool;
         this.tenantConnections = tenantConnections;
