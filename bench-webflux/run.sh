@@ -10,7 +10,7 @@
 #      on GET /item/<id> at QUIET_CONCURRENCY connections;
 # stop the service; at the end print one markdown table per scenario, every mode in it.
 #
-#   ./bench-webflux/run.sh                       # the full run, about 4 minutes
+#   ./bench-webflux/run.sh                       # the full run, about 3 minutes
 #   DURATION=3 WARMUP=2 ./bench-webflux/run.sh   # a quick trial (numbers mean nothing)
 #
 # Settings (environment): DURATION (s, each measurement, default 20), WARMUP (s, default 10),
