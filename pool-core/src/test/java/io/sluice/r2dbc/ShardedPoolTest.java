@@ -125,6 +125,41 @@ class ShardedPoolTest {
         close(forA);
     }
 
+    /**
+     * The count rule alone kept a connection idle in a shard nobody used while a flooded shard starved one
+     * short of its quota: a shard holding no more than the starving one still gives a connection it has not
+     * used for a second, and keeps one it has just used.
+     */
+    @Test
+    void aConnectionUnusedForASecondGoesToAStarvingShardWhateverTheCounts() {
+        SluicePool pool = fixture.pool(threeTenants(2).acquireTimeout(Duration.ofMinutes(1)));
+        close(received(acquire(Mono.<Connection>from(pool.shard("c").create()))));
+        List<Connection> aHeld = new ArrayList<>();
+        aHeld.add(received(acquire(pool.create().contextWrite(Authority.of("a")))));
+        assertThat(pool.shardStates().get("c").idle()).isEqualTo(1);
+
+        // Global cap 2: c holds 1, a holds 1 and starves for a second; c used its connection just now and keeps it.
+        TestSubscriber<Connection> aSecond = acquire(pool.create().contextWrite(Authority.of("a")));
+        fixture.advance(Duration.ofMillis(999));
+        TestSubscriber<Connection> aThird = acquire(pool.create().contextWrite(Authority.of("a")));
+        assertThat(aSecond.isTerminated()).as("a connection used 999 ms ago stays with its shard").isFalse();
+        assertThat(pool.shardStates().get("c").idle()).isEqualTo(1);
+
+        // A second after its last use it is capacity c does not use: the next starving acquire in a gets it.
+        fixture.advance(Duration.ofMillis(1));
+        TestSubscriber<Connection> aFourth = acquire(pool.create().contextWrite(Authority.of("a")));
+        Connection reclaimed = received(aSecond);
+        assertThat(pool.shardStates().get("c").idle()).isZero();
+        assertThat(fixture.factory.open()).as("the global cap still holds").isEqualTo(2);
+        assertThat(aThird.isTerminated()).isFalse();
+        assertThat(aFourth.isTerminated()).isFalse();
+
+        close(reclaimed);
+        aHeld.forEach(PoolFixture::close);
+        close(received(aThird));
+        close(received(aFourth));
+    }
+
     @Test
     void aSaturatedShardNeverSlowsAnotherWithRoomToSpare() {
         SluicePool pool = fixture.pool(fixture.builder().maxSize(20).acquireTimeout(Duration.ofMinutes(1))

@@ -8,9 +8,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * One engine's side of the protocol with the {@link SharedCapacity} its shard set shares: every resource
  * holds a global permit, taken before its creation and given back after its destruction; waiters that
  * cannot get one make this shard "starving", and shards that hold more than a starving one close an idle
- * resource for it.
+ * resource for it, as does any shard with a resource it has not used for a second.
  */
 final class ShardMembership<R> {
+
+    /** How long an idle resource must have gone unused before a shard holding no more than a starving one gives it. */
+    static final long UNUSED_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
 
     private final LeaseEngine<R> engine;
     private final SharedCapacity gate;
@@ -80,17 +83,20 @@ final class ShardMembership<R> {
     }
 
     /**
-     * Closes one idle resource so that its permit goes to {@code requester}; false if none is idle, or if
-     * this shard holds no more resources than the requester. That rule lets a shard that holds much give
-     * to one that holds little, and stops there: shards under equal pressure settle at equal shares
-     * instead of passing connections back and forth, each pass costing a close and a connect.
+     * Closes one idle resource so that its permit goes to {@code requester}; false if none is idle that may
+     * go. A shard that holds more resources than the requester gives any idle one; that rule lets a shard
+     * that holds much give to one that holds little, and stops there: shards under equal pressure settle at
+     * equal shares instead of passing connections back and forth, each pass costing a close and a connect.
+     * A shard that holds no more gives only a resource nobody has used for {@link #UNUSED_NANOS}: capacity a
+     * shard does not use goes where it is wanted (a quiet default shard's connection to a flooded tenant),
+     * while a shard that uses its connections keeps them.
      */
     boolean closeOneIdleFor(ShardMembership<?> requester) {
-        if (live() <= requester.live()) {
-            return false;
-        }
+        boolean holdsMore = live() > requester.live();
+        long now = engine.clock.nanoTime();
         for (Slot<R> slot : engine.slots) {
-            if (slot.get() == 0 && slot.compareAndSet(0, Slot.RESERVED)) {
+            if (slot.get() == 0 && (holdsMore || now - slot.lastUsed >= UNUSED_NANOS)
+                    && slot.compareAndSet(0, Slot.RESERVED)) {
                 requester.reclaimsPending.incrementAndGet();
                 slot.reclaimedFor = requester;
                 engine.recycler.destroy(slot, DestroyCause.SHARD_RECLAIM);
