@@ -57,49 +57,40 @@ public final class EngineStats {
         timings = current == null ? listener : new Both(current, listener);
     }
 
+    private static final int WAITED = 0;
+    private static final int USED = 1;
+    private static final int CREATED = 2;
+
     /** An acquire got its lease after waiting {@code nanos}. */
     void onWait(long nanos) {
-        TimingListener listener = timings;
-        if (listener != null) {
-            tellWait(listener, nanos);
-        }
-    }
-
-    private static void tellWait(TimingListener listener, long nanos) {
-        try {
-            listener.waited(nanos);
-        } catch (Throwable error) {
-            dropped(error);
-        }
+        tell(WAITED, nanos);
     }
 
     /** A lease came back after {@code nanos}. */
     void onUse(long nanos) {
-        TimingListener listener = timings;
-        if (listener != null) {
-            tellUse(listener, nanos);
-        }
-    }
-
-    private static void tellUse(TimingListener listener, long nanos) {
-        try {
-            listener.used(nanos);
-        } catch (Throwable error) {
-            dropped(error);
-        }
+        tell(USED, nanos);
     }
 
     /** A resource was made in {@code nanos}. */
     void onCreate(long nanos) {
+        tell(CREATED, nanos);
+    }
+
+    /** One volatile read when nobody listens. */
+    private void tell(int what, long nanos) {
         TimingListener listener = timings;
         if (listener != null) {
-            tellCreate(listener, nanos);
+            tell(listener, what, nanos);
         }
     }
 
-    private static void tellCreate(TimingListener listener, long nanos) {
+    private static void tell(TimingListener listener, int what, long nanos) {
         try {
-            listener.created(nanos);
+            switch (what) {
+                case WAITED -> listener.waited(nanos);
+                case USED -> listener.used(nanos);
+                default -> listener.created(nanos);
+            }
         } catch (Throwable error) {
             dropped(error);
         }
@@ -133,29 +124,20 @@ public final class EngineStats {
 
         @Override
         public void waited(long nanos) {
-            try {
-                first.waited(nanos);
-            } finally {
-                second.waited(nanos);
-            }
+            tell(first, WAITED, nanos);
+            tell(second, WAITED, nanos);
         }
 
         @Override
         public void used(long nanos) {
-            try {
-                first.used(nanos);
-            } finally {
-                second.used(nanos);
-            }
+            tell(first, USED, nanos);
+            tell(second, USED, nanos);
         }
 
         @Override
         public void created(long nanos) {
-            try {
-                first.created(nanos);
-            } finally {
-                second.created(nanos);
-            }
+            tell(first, CREATED, nanos);
+            tell(second, CREATED, nanos);
         }
     }
 }

@@ -88,16 +88,24 @@ public final class Lease<R> extends Mono<Void> {
     /** Subscribing is releasing (see {@link #release()}). */
     @Override
     public void subscribe(CoreSubscriber<? super Void> actual) {
+        giveBack(false, actual);
+    }
+
+    /**
+     * Ends the lease for its holder and gives the resource back ({@code destroy}: to be destroyed),
+     * completing {@code actual} when that is done; only the first call acts, later ones complete at once.
+     */
+    void giveBack(boolean destroy, CoreSubscriber<? super Void> actual) {
         if (!end(RELEASED)) {
             Operators.complete(actual);
             return;
         }
-        engine.recycler.release(this, false, actual);
+        engine.recycler.release(this, destroy, actual);
     }
 
     /** Gives the resource back and destroys it: for a borrower that knows it is broken. */
     public Mono<Void> invalidate() {
-        return new ReleaseMono<>(this, true);
+        return new Invalidation<>(this);
     }
 
     /** How long the lease had been held when the pool took it back (0 if it did not). */

@@ -93,7 +93,7 @@ final class ShardMembership<R> {
      */
     boolean closeOneIdleFor(ShardMembership<?> requester) {
         boolean holdsMore = live() > requester.live();
-        long now = engine.clock.nanoTime();
+        long now = holdsMore ? 0 : engine.clock.nanoTime();
         for (Slot<R> slot : engine.slots) {
             if (slot.get() == 0 && (holdsMore || now - slot.lastUsed >= UNUSED_NANOS)
                     && slot.compareAndSet(0, Slot.RESERVED)) {
