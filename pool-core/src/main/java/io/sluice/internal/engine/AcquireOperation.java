@@ -50,7 +50,7 @@ final class AcquireOperation<R> extends AtomicInteger implements Subscription {
     /** The wait the admission limiter reserved, to give back if this acquire is cancelled meanwhile. */
     long admissionWait;
 
-    // The wait queue's links, guarded by the queue's lock.
+    // The wait queue's links, guarded by the queue's lock; {@code next} also links the queue's inbox.
     AcquireOperation<R> prev;
     AcquireOperation<R> next;
     int heapIndex = -1;

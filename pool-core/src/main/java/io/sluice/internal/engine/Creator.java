@@ -71,7 +71,7 @@ final class Creator<R> {
 
     /** Whether a resource could still be made (an empty slot, or a creation already covering demand). */
     boolean roomToGrow() {
-        if (creating.get() > engine.waiters.pending.get()) {
+        if (creating.get() > Math.max(0, engine.waiters.pending.get())) {
             return true;
         }
         for (Slot<R> slot : engine.slots) {

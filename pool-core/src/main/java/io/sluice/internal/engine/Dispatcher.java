@@ -60,7 +60,7 @@ final class Dispatcher<R> {
         }
         // Only once the CAS is won: a borrower whose patience timer lost to its check's hand-over must not
         // be marked (and counted) as having waited by the timer's thread while the check's thread serves it.
-        // The queue's lock publishes these to the drain loop that takes it.
+        // Joining the queue (a compare-and-set its taker reads back) publishes these to the drain loop.
         if (!op.enqueued) {
             op.enqueued = true;
             op.enqueuedAt = now;

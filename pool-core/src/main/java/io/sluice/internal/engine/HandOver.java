@@ -37,7 +37,7 @@ final class HandOver<R> {
      * it over on this thread, with no lock, timer or queue node; otherwise join the queue.
      */
     void proceed(AcquireOperation<R> op, long now) {
-        if (engine.waiters.pending.get() == 0) {
+        if (engine.waiters.pending.get() <= 0) {
             Slot<R> slot;
             while ((slot = engine.claim.claim(engine, now)) != null) {
                 int verdict = inspect(slot, now);

@@ -1,5 +1,7 @@
 package io.sluice.internal.engine;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -14,14 +16,36 @@ import java.util.concurrent.atomic.AtomicInteger;
  * timeouts costs O(N log N), and a cancelled waiter leaves at once instead of holding its subscriber
  * until it reaches the head.
  *
+ * <p>Arrivals take no lock. A new waiter is pushed onto an inbox, a stack changed by one compare-and-set,
+ * and whoever next holds the lock (the drain loop taking a waiter, a cancel, the deadline sweeper) moves the
+ * inbox into the list and the heap first, oldest first. Under load every acquire that finds nothing idle
+ * arrives here while the drain loop takes waiters out; with a lock on the arrival path, a thread preempted
+ * while holding it stalled every arrival and every hand-over behind it for a scheduler quantum, which is
+ * what a service's p99 showed on two cores. The lock now guards only the list and the heap.
+ *
  * <p>The lock is an object monitor held for a few pointer moves and never across a call out: waiters
  * are settled (their subscribers signalled) only after it is released. Only acquires that found nothing
- * idle come here; the fast path never touches it. {@link #pending} mirrors the size for lock-free reads:
- * releasers read it on every release to decide whether anyone needs waking.
+ * idle come here; the fast path never touches it. {@link #pending} counts the waiters in the inbox and
+ * the list, for lock-free reads: releasers read it on every release to decide whether anyone needs waking.
+ * It may read -1 for an instant (see {@link #add}), which means nobody is waiting.
  */
 final class WaitQueue<R> {
 
+    private static final VarHandle INBOX;
+
+    static {
+        try {
+            INBOX = MethodHandles.lookup().findVarHandle(WaitQueue.class, "inbox", AcquireOperation.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     final AtomicInteger pending = new AtomicInteger();
+
+    /** The newest arrival not yet in the list; older ones follow through their {@code next} links. */
+    @SuppressWarnings("unused") // through INBOX
+    private volatile AcquireOperation<R> inbox;
 
     private AcquireOperation<R> head;
     private AcquireOperation<R> tail;
@@ -29,31 +53,66 @@ final class WaitQueue<R> {
     private AcquireOperation<R>[] heap = new AcquireOperation[16];
     private int size;
 
-    /** Appends {@code op} (whose deadline is set) at the tail. */
+    /**
+     * Appends {@code op} (whose deadline is set) at the tail, without a lock: it joins the inbox, and the
+     * next locked operation moves it into the list. Its {@code next} link serves the inbox until then.
+     */
     void add(AcquireOperation<R> op) {
-        synchronized (this) {
-            op.prev = tail;
-            op.next = null;
-            if (tail == null) {
-                head = op;
-            } else {
-                tail.next = op;
-            }
-            tail = op;
-            if (size == heap.length) {
-                heap = Arrays.copyOf(heap, size * 2);
-            }
-            heap[size] = op;
-            op.heapIndex = size;
-            size++;
-            siftUp(op.heapIndex);
-            pending.incrementAndGet();
+        op.prev = null;
+        AcquireOperation<R> newest;
+        do {
+            newest = inbox;
+            op.next = newest;
+        } while (!INBOX.compareAndSet(this, newest, op));
+        // Counted after it is in: a count never promises a waiter that a taker cannot find yet (the drain
+        // loop would claim a resource for nobody, over and over). A taker may take it before it is counted,
+        // so the count can dip to -1 for that moment; readers treat that as nobody waiting.
+        pending.incrementAndGet();
+    }
+
+    /** Moves the inbox into the list and the heap, oldest first; only under the lock. */
+    @SuppressWarnings("unchecked")
+    private void absorb() {
+        AcquireOperation<R> newest = (AcquireOperation<R>) INBOX.getAndSet(this, null);
+        if (newest == null) {
+            return;
         }
+        AcquireOperation<R> oldest = null;
+        while (newest != null) { // reverse the stack into arrival order
+            AcquireOperation<R> older = newest.next;
+            newest.next = oldest;
+            oldest = newest;
+            newest = older;
+        }
+        while (oldest != null) {
+            AcquireOperation<R> newer = oldest.next;
+            link(oldest);
+            oldest = newer;
+        }
+    }
+
+    private void link(AcquireOperation<R> op) {
+        op.prev = tail;
+        op.next = null;
+        if (tail == null) {
+            head = op;
+        } else {
+            tail.next = op;
+        }
+        tail = op;
+        if (size == heap.length) {
+            heap = Arrays.copyOf(heap, size * 2);
+        }
+        heap[size] = op;
+        op.heapIndex = size;
+        size++;
+        siftUp(op.heapIndex);
     }
 
     /** Takes {@code op} out, if it is still in; true if this call took it out. */
     boolean remove(AcquireOperation<R> op) {
         synchronized (this) {
+            absorb();
             if (op.heapIndex < 0) {
                 return false;
             }
@@ -71,6 +130,7 @@ final class WaitQueue<R> {
      */
     AcquireOperation<R> take(int next, long now, List<AcquireOperation<R>> expired) {
         synchronized (this) {
+            absorb();
             for (AcquireOperation<R> op = head; op != null; op = head) {
                 unlink(op);
                 pending.decrementAndGet();
@@ -89,6 +149,7 @@ final class WaitQueue<R> {
     /** The oldest waiter, or null. */
     AcquireOperation<R> peek() {
         synchronized (this) {
+            absorb();
             return head;
         }
     }
@@ -97,6 +158,7 @@ final class WaitQueue<R> {
     List<AcquireOperation<R>> snapshot() {
         List<AcquireOperation<R>> all = new ArrayList<>();
         synchronized (this) {
+            absorb();
             for (AcquireOperation<R> op = head; op != null; op = op.next) {
                 all.add(op);
             }
@@ -108,6 +170,7 @@ final class WaitQueue<R> {
     List<AcquireOperation<R>> expired(long now) {
         List<AcquireOperation<R>> expired = null;
         synchronized (this) {
+            absorb();
             while (size > 0 && heap[0].deadline - now <= 0) {
                 AcquireOperation<R> op = heap[0];
                 unlink(op);
@@ -124,12 +187,14 @@ final class WaitQueue<R> {
     /** The earliest deadline among the waiters, or {@code Long.MAX_VALUE} if there are none. */
     long earliestDeadline() {
         synchronized (this) {
+            absorb();
             return size == 0 ? Long.MAX_VALUE : heap[0].deadline;
         }
     }
 
     int size() {
         synchronized (this) {
+            absorb();
             return size;
         }
     }

@@ -3,11 +3,19 @@ package io.sluice.internal.engine;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 
-/** The wait queue's list and deadline heap agree with a plain model, step by step, deadlines overflowing too. */
+/**
+ * The wait queue's list and deadline heap agree with a plain model, step by step, deadlines overflowing too;
+ * and arrivals on many threads at once, none of which takes a lock, are each taken once and in order.
+ */
 class WaitQueueTest {
 
     /** WaitQueue's heap and list against a reference model. */
@@ -44,8 +52,11 @@ class WaitQueueTest {
                     }
                     model.removeAll(expected);
                 }
-                assertThat(queue.snapshot()).containsExactlyElementsOf(model);
                 assertThat(queue.pending.get()).isEqualTo(model.size());
+                if (random.nextInt(4) != 0) {
+                    continue; // arrivals pile up in the inbox until a locked operation takes them in
+                }
+                assertThat(queue.snapshot()).containsExactlyElementsOf(model);
                 long min = Long.MAX_VALUE;
                 boolean any = false;
                 for (AcquireOperation<Integer> op : model) {
@@ -57,5 +68,65 @@ class WaitQueueTest {
                 assertThat(queue.earliestDeadline()).isEqualTo(min);
             }
         }
+    }
+
+    /**
+     * Four threads add 20,000 waiters each, with no lock, while one thread takes them out as the drain loop
+     * does: every waiter is taken exactly once, and each thread's waiters come out in the order it added them.
+     */
+    @Test
+    void concurrentArrivalsAreEachTakenOnceInTheirOrder() throws Exception {
+        int threads = 4;
+        int each = 20_000;
+        WaitQueue<Integer> queue = new WaitQueue<>();
+        CyclicBarrier start = new CyclicBarrier(threads + 1);
+        CountDownLatch added = new CountDownLatch(threads);
+        List<List<AcquireOperation<Integer>>> byThread = new ArrayList<>();
+        AtomicBoolean failed = new AtomicBoolean();
+        for (int t = 0; t < threads; t++) {
+            List<AcquireOperation<Integer>> mine = new ArrayList<>();
+            for (int i = 0; i < each; i++) {
+                AcquireOperation<Integer> op = new AcquireOperation<>(null, null, null);
+                op.deadline = Long.MAX_VALUE / 2;
+                op.set(AcquireOperation.WAITING);
+                mine.add(op);
+            }
+            byThread.add(mine);
+            Thread thread = new Thread(() -> {
+                try {
+                    start.await();
+                    mine.forEach(queue::add);
+                } catch (Exception e) {
+                    failed.set(true);
+                } finally {
+                    added.countDown();
+                }
+            });
+            thread.start();
+        }
+        start.await();
+        List<AcquireOperation<Integer>> taken = new ArrayList<>();
+        List<AcquireOperation<Integer>> none = new ArrayList<>();
+        while (taken.size() < threads * each) {
+            AcquireOperation<Integer> op = queue.take(AcquireOperation.HANDING, 0, none);
+            if (op != null) {
+                taken.add(op);
+            } else if (added.getCount() == 0 && queue.pending.get() <= 0) {
+                break;
+            }
+        }
+        added.await();
+        assertThat(failed).isFalse();
+        assertThat(none).isEmpty();
+        assertThat(taken).hasSize(threads * each);
+        Set<AcquireOperation<Integer>> distinct = new HashSet<>(taken);
+        assertThat(distinct).hasSize(threads * each);
+        for (List<AcquireOperation<Integer>> mine : byThread) {
+            List<AcquireOperation<Integer>> inTakeOrder = new ArrayList<>(taken);
+            inTakeOrder.retainAll(new HashSet<>(mine));
+            assertThat(inTakeOrder).containsExactlyElementsOf(mine);
+        }
+        assertThat(queue.pending.get()).isZero();
+        assertThat(queue.size()).isZero();
     }
 }
