@@ -7,6 +7,7 @@ import io.r2dbc.spi.ValidationDepth;
 import io.sluice.internal.engine.ResourceLifecycle;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.List;
@@ -14,6 +15,7 @@ import java.util.function.Function;
 import org.reactivestreams.Publisher;
 import reactor.core.publisher.Flux;
 import reactor.core.Disposable;
+import reactor.core.Fuseable;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.MonoSink;
 import reactor.core.scheduler.Scheduler;
@@ -163,11 +165,28 @@ final class ConnectionLifecycle implements ResourceLifecycle<PhysicalConnection>
         Mono.from(connection.close()).onErrorResume(error -> Mono.empty()).doFinally(signal -> then.run()).subscribe();
     }
 
+    /**
+     * The driver's own check ({@code LOCAL}: asked on every hand-over; {@code REMOTE}, or the configured
+     * {@code validationQuery}, when the connection has idled past the validation window).
+     *
+     * <p>The local check is asked of the driver once per connection and its publisher kept, when the
+     * driver's publisher computes its answer anew each time it is called ({@link java.util.concurrent.Callable}
+     * and not a constant, as {@code Mono.fromSupplier(...)} is): the hand-over calls it in place, so every
+     * borrow reads the socket's state as it is then, without a new publisher per borrow. A publisher that
+     * holds a constant answer ({@code Mono.just}) or answers later is asked for again each time.
+     */
     @Override
     public Publisher<Boolean> validate(PhysicalConnection resource, boolean remote) {
         Connection connection = resource.connection;
         if (!remote) {
-            return connection.validate(ValidationDepth.LOCAL);
+            Publisher<Boolean> check = resource.localCheck;
+            if (check == null) {
+                check = connection.validate(ValidationDepth.LOCAL);
+                if (check instanceof Callable<?> && !(check instanceof Fuseable.ScalarCallable<?>)) {
+                    resource.localCheck = check;
+                }
+            }
+            return check;
         }
         if (validationQuery == null) {
             return connection.validate(ValidationDepth.REMOTE);

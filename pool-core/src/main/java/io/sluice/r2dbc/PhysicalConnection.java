@@ -32,6 +32,12 @@ final class PhysicalConnection {
     volatile boolean broken;
     /** The session's own timeouts, read before a borrower first changes one; null until then. */
     volatile SessionTimeouts ownTimeouts;
+    /**
+     * The driver's local check, kept when calling it again re-reads the connection's state (see
+     * {@link ConnectionLifecycle#validate}); null until then, or for a driver whose check cannot be kept.
+     * Racy on purpose: two threads may both ask the driver and keep equivalent publishers.
+     */
+    org.reactivestreams.Publisher<Boolean> localCheck;
     /** Operations subscribed and not yet finished. */
     final AtomicInteger inFlight = new AtomicInteger();
 

@@ -223,6 +223,53 @@ class SluicePoolAcquireTest {
         assertThat(fixture.factory.created).hasSize(2);
     }
 
+    /**
+     * The driver's local check ({@code Mono.fromSupplier}) is asked for once per connection and called again
+     * at each hand-over: no new publisher per borrow, and a connection that died after it was kept is still
+     * caught at the next hand-over.
+     */
+    @Test
+    void aReEvaluatingLocalCheckIsKeptAndStillCatchesADeadConnection() {
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        pool.warmup(1).block();
+        FakeConnection first = fixture.factory.last();
+        for (int i = 0; i < 3; i++) {
+            Connection connection = received(acquire(pool.create()));
+            assertThat(physical(connection)).isSameAs(first);
+            Mono.from(connection.close()).block();
+        }
+        assertThat(first.localValidations).as("local checks asked of the driver for 3 borrows").hasValue(1);
+
+        first.alive = false;
+        Connection connection = received(acquire(pool.create()));
+
+        assertThat(physical(connection)).isNotSameAs(first);
+        assertThat(first.closes).hasValue(1);
+    }
+
+    /** A driver whose local check is a constant ({@code Mono.just}) is asked anew at every hand-over. */
+    @Test
+    void aConstantLocalCheckIsAskedForAtEveryHandOver() {
+        fixture.factory.creation = () -> Mono.fromSupplier(() -> {
+            FakeConnection made = new FakeConnection();
+            made.localCheckConstant = true;
+            return made;
+        });
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
+        pool.warmup(1).block();
+        FakeConnection first = fixture.factory.last();
+        for (int i = 0; i < 3; i++) {
+            Mono.from(received(acquire(pool.create())).close()).block();
+        }
+        assertThat(first.localValidations).as("local checks asked of the driver for 3 borrows").hasValue(3);
+
+        first.alive = false;
+        Connection connection = received(acquire(pool.create()));
+
+        assertThat(physical(connection)).isNotSameAs(first);
+        assertThat(first.closes).hasValue(1);
+    }
+
     @Test
     void onlyAConnectionIdleLongerThanTheWindowIsValidatedRemotely() {
         SluicePool pool = fixture.pool(fixture.builder().maxSize(1));
@@ -348,6 +395,12 @@ class SluicePoolAcquireTest {
 
     @Test
     void aValidationThatThrowsWhileServingAWaiterKeepsServingWaiters() {
+        // A constant local check is asked for at every hand-over (a kept one would never reach the throw).
+        fixture.factory.creation = () -> Mono.fromSupplier(() -> {
+            FakeConnection made = new FakeConnection();
+            made.localCheckConstant = true;
+            return made;
+        });
         SluicePool pool = fixture.pool(fixture.builder().maxSize(2));
         Connection first = received(acquire(pool.create()));
         Connection second = received(acquire(pool.create()));

@@ -39,6 +39,10 @@ public final class FakeConnection implements Connection {
 
     /** When false, both local and remote validation answer false. */
     public volatile boolean alive = true;
+    /** How many times the local check was asked for (each call of {@code validate(LOCAL)}). */
+    public final AtomicInteger localValidations = new AtomicInteger();
+    /** When true, the local check is a constant ({@code Mono.just}) read when asked, as some drivers answer. */
+    public volatile boolean localCheckConstant;
     /** When set, remote validation returns this publisher instead of answering. */
     public volatile Publisher<Boolean> remoteValidation;
     /** When true, validate() throws instead of answering, as a badly behaved driver might. */
@@ -196,7 +200,8 @@ public final class FakeConnection implements Connection {
             throw new IllegalStateException("validate() threw");
         }
         if (depth == ValidationDepth.LOCAL) {
-            return Mono.fromSupplier(() -> alive);
+            localValidations.incrementAndGet();
+            return localCheckConstant ? Mono.just(alive) : Mono.fromSupplier(() -> alive);
         }
         remoteValidations.incrementAndGet();
         Publisher<Boolean> override = remoteValidation;
