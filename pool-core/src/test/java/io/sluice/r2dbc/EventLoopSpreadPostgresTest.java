@@ -40,7 +40,15 @@ class EventLoopSpreadPostgresTest {
 
     private static final int LOOPS = 8;
     private static final int CONNECTIONS = 16;
-    private static final int MOST_PER_LOOP = 3;
+    /**
+     * Two a loop is what a strict rotation gives, and what runs on a quiet machine show. Once the pool asks
+     * from elsewhere, the loop is the driver's choice (reactor-netty's), and with every core busy it is not a
+     * strict rotation: runs with three busy loops beside the test gave up to 3, and once 4 ([4, 1, 4, 1, 1,
+     * 1, 4]). Colocation, which this test is about, puts all sixteen on the caller's loop.
+     */
+    private static final int MOST_PER_LOOP = 4;
+    /** Loops that must hold at least one connection (colocation: one). */
+    private static final int FEWEST_LOOPS_USED = 6;
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
 
     private final LoopResources loops = LoopResources.create("sluice-spread", LOOPS, true);
@@ -100,6 +108,7 @@ class EventLoopSpreadPostgresTest {
                 + " (" + perLoop.size() + " of " + LOOPS + " loops used)");
         assertThat(perLoop.values()).as("connections per event loop, of " + LOOPS + " loops: " + perLoop)
                 .allSatisfy(count -> assertThat(count).isLessThanOrEqualTo(MOST_PER_LOOP));
+        assertThat(perLoop).as("loops holding a connection, of " + LOOPS).hasSizeGreaterThanOrEqualTo(FEWEST_LOOPS_USED);
     }
 
     /** r2dbc-postgresql's factory over {@code database}'s URL, connecting on this test's loops. */
