@@ -119,14 +119,7 @@ public class PostgresQueryBenchmark {
     @SuppressWarnings("unchecked")
     public void setUp() {
         factory = ConnectionFactories.get(URL);
-        Connection setup = Mono.from(factory.create()).block(SETUP_TIMEOUT);
-        Flux.concat(
-                        run(setup, "CREATE TABLE IF NOT EXISTS sluice_bench_item (id int PRIMARY KEY, name text NOT NULL,"
-                                + " amount bigint NOT NULL, active boolean NOT NULL)"),
-                        run(setup, "INSERT INTO sluice_bench_item SELECT i, 'item ' || i, i * 100, i % 2 = 0"
-                                + " FROM generate_series(1, " + ROWS + ") i ON CONFLICT (id) DO NOTHING"))
-                .then(Mono.from(setup.close()))
-                .block(SETUP_TIMEOUT);
+        ensureTable(factory);
 
         for (int i = 0; i < CONNECTIONS; i++) {
             direct.add(Mono.from(factory.create()).block(SETUP_TIMEOUT));
@@ -154,6 +147,18 @@ public class PostgresQueryBenchmark {
         r2dbcPoolRun = borrowing(r2dbcPool.create(), row);
     }
 
+    /** Makes the table the {@code row} query reads, with its {@value #ROWS} rows, if it is not there. */
+    static void ensureTable(ConnectionFactory factory) {
+        Connection setup = Mono.from(factory.create()).block(SETUP_TIMEOUT);
+        Flux.concat(
+                        run(setup, "CREATE TABLE IF NOT EXISTS sluice_bench_item (id int PRIMARY KEY, name text NOT NULL,"
+                                + " amount bigint NOT NULL, active boolean NOT NULL)"),
+                        run(setup, "INSERT INTO sluice_bench_item SELECT i, 'item ' || i, i * 100, i % 2 = 0"
+                                + " FROM generate_series(1, " + ROWS + ") i ON CONFLICT (id) DO NOTHING"))
+                .then(Mono.from(setup.close()))
+                .block(SETUP_TIMEOUT);
+    }
+
     private Mono<Long> borrowing(Mono<? extends Connection> acquire, boolean row) {
         return loops(subscribers, i -> Mono.usingWhen(acquire, c -> row ? readRow(c, i) : selectOne(c), Connection::close));
     }
@@ -162,19 +167,19 @@ public class PostgresQueryBenchmark {
      * {@value #QUERIES} queries in {@code count} independent loops, each subscribing to its next query on
      * the thread that completed its last, as concurrent requests of a service do.
      */
-    private static Mono<Long> loops(int count, IntFunction<Mono<?>> query) {
+    static Mono<Long> loops(int count, IntFunction<Mono<?>> query) {
         return Flux.range(0, count)
                 .flatMap(loop -> Flux.range(0, QUERIES / count).concatMap(i -> query.apply(loop + i * count)), count)
                 .count();
     }
 
-    private static Mono<Integer> selectOne(Connection connection) {
+    static Mono<Integer> selectOne(Connection connection) {
         return Flux.from(connection.createStatement("SELECT 1").execute())
                 .concatMap(result -> result.map((row, meta) -> row.get(0, Integer.class)))
                 .single();
     }
 
-    private static Mono<Item> readRow(Connection connection, int i) {
+    static Mono<Item> readRow(Connection connection, int i) {
         return Flux.from(connection.createStatement("SELECT id, name, amount, active FROM sluice_bench_item WHERE id = $1")
                         .bind(0, i % ROWS + 1)
                         .execute())
