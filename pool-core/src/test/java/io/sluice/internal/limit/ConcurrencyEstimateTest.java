@@ -1,0 +1,177 @@
+package io.sluice.internal.limit;
+
+import static io.sluice.internal.limit.SimulatedDatabase.max;
+import static io.sluice.internal.limit.SimulatedDatabase.min;
+import static io.sluice.internal.limit.SimulatedDatabase.settledFrom;
+import static io.sluice.internal.limit.SimulatedDatabase.trajectory;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.sluice.internal.limit.ConcurrencyEstimate.Outcome;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The estimate against {@link SimulatedDatabase}: 50 callers that always want a lease, a database of
+ * capacity C whose latency grows in proportion to concurrency above C, and ±20 % noise unless said.
+ */
+class ConcurrencyEstimateTest {
+
+    private static final long MS = 1_000_000;
+    private static final int CLIENTS = 50;
+
+    private static SimulatedDatabase database(ConcurrencyEstimate estimate, double capacity) {
+        return new SimulatedDatabase(estimate, CLIENTS, MS, capacity, 42).noise(0.2);
+    }
+
+    @Test
+    void settlesNearTheCapacityOfAQueueingDatabaseAndStaysThere() {
+        ConcurrencyEstimate estimate = new ConcurrencyEstimate(1, 50, 1);
+        int[] limits = database(estimate, 4).run(10_000);
+
+        // The algorithm settles where gradient × L + sqrt(L) = L, gradient = 1.5 × C / L: at L = 9 for C = 4
+        // (2.25 × C, latency 2.25 × the no-load one); noise makes it 8 or 9. Anything that does not pull
+        // back on latency (AIMD growing on success) ends at the ceiling, 50, and so does one whose reference
+        // follows every slower window, even slowly (a moving average of all latencies, weight 1/16).
+        assertThat(min(limits, 1_000)).as(trajectory(limits, 500)).isGreaterThanOrEqualTo(6);
+        assertThat(max(limits, 1_000)).as(trajectory(limits, 500)).isLessThanOrEqualTo(10);
+        assertThat(settledFrom(limits, 7, 10)).as(trajectory(limits, 100)).isBetween(0, 1_000);
+        assertThat(max(limits, 8_000) - min(limits, 8_000)).as("swing over the last 2,000")
+                .isLessThanOrEqualTo(2);
+        assertThat(estimate.noLoadLatencyNanos()).isBetween(800_000L, 1_000_000L);
+    }
+
+    @Test
+    void aDatabaseThatNeverQueuesGetsTheCeiling() {
+        ConcurrencyEstimate estimate = new ConcurrencyEstimate(1, 50, 1);
+        int[] limits = database(estimate, 50).run(5_000);
+
+        assertThat(settledFrom(limits, 50, 50)).as(trajectory(limits, 250)).isBetween(0, 2_000);
+    }
+
+    @Test
+    void aDatabaseThatBecomesSlowerAndSmallerGetsALowerLimitThatSettlesNearItsNewCapacity() {
+        ConcurrencyEstimate estimate = new ConcurrencyEstimate(1, 50, 1);
+        SimulatedDatabase db = database(estimate, 4);
+        db.run(5_000);
+        assertThat(estimate.limit()).isBetween(8, 9);
+
+        db.baseNanos = 5 * MS;   // as if every query got a pg_sleep(0.004) and half the CPUs
+        db.capacity = 2;
+        int[] limits = db.run(10_000);
+
+        // Capacity 2 at 5 ms: the same rule settles at about 5.3 (latency 2.65 × the new no-load one).
+        assertThat(min(limits, 0)).as("falls first: " + trajectory(limits, 50)).isLessThanOrEqualTo(3);
+        assertThat(settledFrom(limits, 3, 6)).as(trajectory(limits, 100)).isBetween(0, 1_000);
+        assertThat(max(limits, 8_000) - min(limits, 8_000)).as("swing over the last 2,000")
+                .isLessThanOrEqualTo(2);
+        assertThat(estimate.noLoadLatencyNanos()).as("the no-load latency followed")
+                .isBetween(4_000_000L, 6_000_000L);
+    }
+
+    @ParameterizedTest(name = "{0} times slower")
+    @ValueSource(ints = {2, 5})
+    void aDatabaseThatBecomesSlowerWithRoomToSpareGetsItsLimitBack(int factor) {
+        ConcurrencyEstimate estimate = new ConcurrencyEstimate(1, 50, 1);
+        SimulatedDatabase db = database(estimate, 50);
+        db.run(5_000);
+        assertThat(estimate.limit()).isEqualTo(50);
+
+        db.baseNanos = factor * MS;   // a pg_sleep in every query: slower, but sleeping costs the server nothing
+        int[] limits = db.run(5_000);
+
+        // The latency did not follow the limit down, so it is the database's own: the reference moves to
+        // it and the limit climbs back. A reference that never rises would leave the limit at 16 (2 times
+        // slower: the gradient stays at 0.75) or near 4 (5 times: the gradient stays at its minimum) for good.
+        assertThat(min(limits, 0)).as("falls first: " + trajectory(limits, 50)).isLessThanOrEqualTo(35);
+        assertThat(settledFrom(limits, 50, 50)).as(trajectory(limits, 100)).isBetween(0, 2_500);
+        assertThat(estimate.noLoadLatencyNanos()).isBetween(factor * 800_000L, factor * 1_020_000L);
+    }
+
+    @Test
+    void aDatabaseThatBecomesSlowerAtTheSameCapacitySettlesWhereItWas() {
+        ConcurrencyEstimate estimate = new ConcurrencyEstimate(1, 50, 1);
+        SimulatedDatabase db = database(estimate, 4);
+        db.run(5_000);
+
+        db.baseNanos = 5 * MS;
+        int[] limits = db.run(10_000);
+
+        assertThat(min(limits, 0)).as("falls first: " + trajectory(limits, 50)).isLessThanOrEqualTo(4);
+        assertThat(settledFrom(limits, 7, 10)).as(trajectory(limits, 100)).isBetween(0, 2_000);
+        assertThat(estimate.noLoadLatencyNanos()).isBetween(4_000_000L, 5_100_000L);
+    }
+
+    @Test
+    void aBurstOfTimeoutsCutsTheLimitOnceButTimeoutsThatGoOnTakeItToTheFloor() {
+        assertBurstCutsOnceAndStreamTakesToFloor(Outcome.TIMEOUT, 50 * MS);
+    }
+
+    @Test
+    void aBurstOfErrorsCutsTheLimitOnceButErrorsThatGoOnTakeItToTheFloor() {
+        assertBurstCutsOnceAndStreamTakesToFloor(Outcome.ERROR, 0);
+    }
+
+    private static void assertBurstCutsOnceAndStreamTakesToFloor(Outcome outcome, long heldNanos) {
+        ConcurrencyEstimate estimate = new ConcurrencyEstimate(1, 50, 1);
+        SimulatedDatabase db = database(estimate, 20);
+        db.run(5_000);
+        int before = estimate.limit();
+        assertThat(before).isGreaterThan(30);
+
+        // 100 leases that were all in flight together end within 0.5 ms of each other: one event, one cut.
+        for (int i = 0; i < 100; i++) {
+            estimate.onSample(db.nowNanos + i * 5_000L, heldNanos, before, outcome);
+        }
+        assertThat(estimate.drops()).isEqualTo(1);
+        assertThat(estimate.limit()).isBetween((int) Math.floor(before * 0.9), (int) Math.ceil(before * 0.9));
+
+        // From now on one lease in four ends that way, round after round.
+        if (outcome == Outcome.TIMEOUT) {
+            db.timeoutShare = 0.25;
+            db.timeoutNanos = heldNanos;
+        } else {
+            db.errorShare = 0.25;
+        }
+        int[] limits = db.run(5_000);
+        assertThat(settledFrom(limits, 1, 2)).as(trajectory(limits, 100)).isBetween(0, 2_000);
+    }
+
+    @Test
+    void ignoredSamplesChangeNothing() {
+        ConcurrencyEstimate estimate = new ConcurrencyEstimate(1, 50, 1);
+        SimulatedDatabase db = database(estimate, 4);
+        db.run(3_000);
+        String before = estimate.toString();
+
+        for (int i = 0; i < 10_000; i++) {
+            db.nowNanos += MS;
+            estimate.onSample(db.nowNanos, i % 2 == 0 ? 1 : 1_000 * MS, 50, Outcome.IGNORED);
+        }
+
+        assertThat(estimate).hasToString(before);
+
+        ConcurrencyEstimate fresh = new ConcurrencyEstimate(1, 50, 1);
+        for (int i = 0; i < 10_000; i++) {
+            assertThat(fresh.onSample(i * MS, MS, 1, Outcome.IGNORED)).isEqualTo(1);
+        }
+        assertThat(fresh.currentLatencyNanos()).as("no window closed").isZero();
+        assertThat(fresh.drops()).isZero();
+    }
+
+    @Test
+    void anApplicationThatUsesLittleOfTheLimitDoesNotRaiseIt() {
+        ConcurrencyEstimate started = new ConcurrencyEstimate(1, 50, 10);
+        SimulatedDatabase two = database(started, 4);
+        two.clients = 2;
+        int[] limits = two.run(10_000);
+        assertThat(max(limits, 0)).as(trajectory(limits, 500)).isEqualTo(10);
+
+        // From 1: it grows while 2 is at least half the limit, to 4 or 5, no further.
+        ConcurrencyEstimate fromOne = new ConcurrencyEstimate(1, 50, 1);
+        SimulatedDatabase alsoTwo = database(fromOne, 4);
+        alsoTwo.clients = 2;
+        limits = alsoTwo.run(10_000);
+        assertThat(max(limits, 0)).as(trajectory(limits, 500)).isLessThanOrEqualTo(5);
+    }
+}
