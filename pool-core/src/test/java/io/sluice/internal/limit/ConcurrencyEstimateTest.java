@@ -5,8 +5,20 @@ import static io.sluice.internal.limit.SimulatedDatabase.min;
 import static io.sluice.internal.limit.SimulatedDatabase.settledFrom;
 import static io.sluice.internal.limit.SimulatedDatabase.trajectory;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.sluice.internal.limit.ConcurrencyEstimate.Outcome;
+import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -173,5 +185,129 @@ class ConcurrencyEstimateTest {
         alsoTwo.clients = 2;
         limits = alsoTwo.run(10_000);
         assertThat(max(limits, 0)).as(trajectory(limits, 500)).isLessThanOrEqualTo(5);
+    }
+
+    @Test
+    void garbageSamplesNeverThrowNorLeaveTheBounds() {
+        long[] times = {0, 1, -1, Long.MIN_VALUE, Long.MAX_VALUE, 1_000, -1_000_000_000_000L};
+        int[] counts = {0, 1, -1, Integer.MIN_VALUE, Integer.MAX_VALUE, 5, 100};
+        Outcome[] outcomes = Outcome.values();
+        Random random = new Random(7);
+        for (int round = 0; round < 20; round++) {
+            int floor = 1 + random.nextInt(5);
+            int ceiling = floor + random.nextInt(100);
+            ConcurrencyEstimate estimate = new ConcurrencyEstimate(floor, ceiling, floor);
+            for (int i = 0; i < 20_000; i++) {
+                long now = random.nextInt(3) == 0 ? times[random.nextInt(times.length)] : random.nextLong();
+                long held = random.nextInt(3) == 0 ? times[random.nextInt(times.length)] : random.nextLong();
+                int inFlight = random.nextInt(3) == 0 ? counts[random.nextInt(counts.length)] : random.nextInt();
+                int limit = estimate.onSample(now, held, inFlight, outcomes[random.nextInt(outcomes.length)]);
+                assertThat(limit).isBetween(floor, ceiling);
+            }
+            assertThat(estimate.limit()).isBetween(floor, ceiling);
+            assertThat(estimate.noLoadLatencyNanos()).isNotNegative();
+            assertThat(estimate.currentLatencyNanos()).isNotNegative();
+        }
+    }
+
+    @Test
+    void aBadRangeIsRefusedNamingTheFieldTheValueAndTheRule() {
+        assertThatThrownBy(() -> new ConcurrencyEstimate(0, 10, 1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("floor 0 must be at least 1");
+        assertThatThrownBy(() -> new ConcurrencyEstimate(5, 4, 5))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("ceiling 4 must be at least floor 5");
+        assertThatThrownBy(() -> new ConcurrencyEstimate(2, 10, 1))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("initial 1 must be between floor 2 and ceiling 10");
+        assertThatThrownBy(() -> new ConcurrencyEstimate(2, 10, 11))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("initial 11 must be between floor 2 and ceiling 10");
+        assertThat(new ConcurrencyEstimate(3, 3, 3).limit()).isEqualTo(3);
+    }
+
+    @Test
+    void manyThreadsFeedingSamplesAtOnceLoseNoneAndKeepTheLimitInBounds() throws Exception {
+        // Five rounds, because on a busy 2-core machine one round of 4 threads often runs them one after
+        // the other: without the lock, one round in two showed a torn window; five make a miss unlikely.
+        for (int round = 0; round < 5; round++) {
+            feedFromFourThreads();
+        }
+    }
+
+    private static void feedFromFourThreads() throws Exception {
+        ConcurrencyEstimate estimate = new ConcurrencyEstimate(2, 64, 8);
+        int threads = 4;
+        long held = 3 * MS;
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        CountDownLatch start = new CountDownLatch(1);
+        AtomicInteger outOfBounds = new AtomicInteger();
+        AtomicInteger torn = new AtomicInteger();
+        try {
+            List<Future<?>> feeders = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                long seed = t;
+                feeders.add(pool.submit(() -> {
+                    SplittableRandom random = new SplittableRandom(seed);
+                    // Mostly successes: they share the window's sums, where a lost update would show.
+                    Outcome[] outcomes = {Outcome.SUCCESS, Outcome.SUCCESS, Outcome.SUCCESS, Outcome.SUCCESS,
+                        Outcome.SUCCESS, Outcome.TIMEOUT, Outcome.ERROR, Outcome.IGNORED};
+                    start.await();
+                    for (int i = 0; i < 100_000; i++) {
+                        int limit = estimate.onSample(i * 1_000L, held, random.nextInt(1, 65),
+                                outcomes[random.nextInt(outcomes.length)]);
+                        if (limit < 2 || limit > 64 || estimate.limit() < 2 || estimate.limit() > 64) {
+                            outOfBounds.incrementAndGet();
+                        }
+                        long current = estimate.currentLatencyNanos();
+                        if (current != 0 && current != held) {
+                            torn.incrementAndGet();
+                        }
+                    }
+                    return null;
+                }));
+            }
+            start.countDown();
+            for (Future<?> feeder : feeders) {
+                feeder.get(60, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(outOfBounds).hasValue(0);
+        // Every success held its lease for 3 ms, so every window's mean is exactly that, unless a sum or a
+        // count was torn between threads.
+        assertThat(torn).as("windows whose mean was not 3 ms").hasValue(0);
+        assertThat(estimate.noLoadLatencyNanos()).isEqualTo(held);
+    }
+
+    @Test
+    void aSampleAllocatesNothing() {
+        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        assertThat(threads.isThreadAllocatedMemorySupported() && threads.isThreadAllocatedMemoryEnabled()).isTrue();
+        ConcurrencyEstimate estimate = new ConcurrencyEstimate(1, 64, 1);
+        Outcome[] outcomes = {Outcome.SUCCESS, Outcome.SUCCESS, Outcome.SUCCESS, Outcome.TIMEOUT, Outcome.ERROR,
+            Outcome.IGNORED};
+        feed(estimate, outcomes, 200_000);   // warm-up, so that the JIT has compiled what it will
+
+        long before = threads.getCurrentThreadAllocatedBytes();
+        int sum = feed(estimate, outcomes, 100_000);
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+
+        assertThat(sum).isPositive();
+        assertThat(allocated).as("bytes allocated by 100,000 samples").isLessThan(1_024);
+    }
+
+    /** Samples from an inline generator, so that the loop itself allocates nothing. */
+    private static int feed(ConcurrencyEstimate estimate, Outcome[] outcomes, int count) {
+        long state = 12345;
+        int sum = 0;
+        for (int i = 0; i < count; i++) {
+            state = state * 6364136223846793005L + 1442695040888963407L;
+            long held = MS + ((state >>> 33) % (4 * MS));
+            int inFlight = 1 + (int) ((state >>> 20) & 63);
+            Outcome outcome = outcomes[(int) ((state >>> 40) % outcomes.length)];
+            sum += estimate.onSample(i * 100_000L, held, inFlight, outcome);
+        }
+        return sum;
     }
 }
