@@ -68,6 +68,7 @@ public final class SluicePoolBuilder {
     private String resetQuery;
     private PoolClock clock = PoolClock.system();
     private AdmissionLimiter acquireLimiter = AdmissionLimiter.unlimited();
+    private io.sluice.ConcurrencyLimiter concurrencyLimiter = io.sluice.ConcurrencyLimiter.unlimited();
     private AdmissionLimiter createLimiter = AdmissionLimiter.unlimited();
     private final Map<String, ShardSpec> shards = new LinkedHashMap<>();
     private final ShardSpec shardDefaults = new ShardSpec();
@@ -276,6 +277,17 @@ public final class SluicePoolBuilder {
     }
 
     /**
+     * Caps the connections in use at once across every shard of this pool (and every pool given the same
+     * instance), for example an {@link io.sluice.AdaptiveLimit} that learns what the database can take
+     * from the latency of each lease. An acquire above the limit waits in the pool's queue, first come
+     * first served, within its deadline; one that times out there is counted as a drop.
+     */
+    public SluicePoolBuilder concurrencyLimiter(io.sluice.ConcurrencyLimiter concurrencyLimiter) {
+        this.concurrencyLimiter = Objects.requireNonNull(concurrencyLimiter, "concurrencyLimiter");
+        return this;
+    }
+
+    /**
      * Admits connection creations, so that a mass expiry or a fail-over opens connections at a rate the
      * database can take; a creation waits for its permit, the waiters for it still bounded by their
      * own deadlines.
@@ -364,7 +376,8 @@ public final class SluicePoolBuilder {
                 nanos(acquireTimeout), nanos(createTimeout), nanos(idleTime), nanos(maxLifetime),
                 lifetimeJitter, nanos(housekeepingInterval), nanos(remoteValidationAfterIdle),
                 nanos(keepaliveInterval), nanos(validationTimeout), nanos(releaseTimeout),
-                closeTimeout == null ? 0 : nanos(closeTimeout), acquireLimiter, createLimiter, clock);
+                closeTimeout == null ? 0 : nanos(closeTimeout), acquireLimiter, createLimiter, clock)
+                .withConcurrencyLimiter(concurrencyLimiter);
 
         boolean sharded = !shards.isEmpty() || onDemandLimit > 0;
         EngineSettings defaultShard = pool;

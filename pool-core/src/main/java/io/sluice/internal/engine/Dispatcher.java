@@ -1,6 +1,7 @@
 package io.sluice.internal.engine;
 
 import io.sluice.AcquireTimeoutException;
+import io.sluice.ConcurrencyLimiter;
 import io.sluice.PoolClosedException;
 import io.sluice.PoolExhaustedException;
 import io.sluice.PoolState;
@@ -108,6 +109,9 @@ final class Dispatcher<R> {
             if (engine.isDisposed()) {
                 failAll();
                 return;
+            }
+            if (!engine.limiter.hasRoom()) {
+                return; // the limiter's next release drains again
             }
             long now = engine.clock.nanoTime();
             Slot<R> slot = engine.claim.claim(engine, now);
@@ -217,6 +221,9 @@ final class Dispatcher<R> {
 
     private AcquireTimeoutException timeout(AcquireOperation<R> op, long now, Throwable cause, PoolState state) {
         engine.stats.timedOut.increment();
+        if (engine.limited) {
+            engine.limiter.dropped(now, now - op.startedAt, ConcurrencyLimiter.Outcome.TIMEOUT);
+        }
         Events.acquired(engine.name(), now - op.startedAt, "timeout");
         if (cause == null) {
             // While creations fail, the waiter that gives up learns why no resource came.

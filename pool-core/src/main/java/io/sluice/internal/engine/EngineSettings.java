@@ -1,6 +1,7 @@
 package io.sluice.internal.engine;
 
 import io.sluice.AdmissionLimiter;
+import io.sluice.ConcurrencyLimiter;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -30,6 +31,7 @@ import java.util.Objects;
  * @param acquireLimiter            admits acquires (shared between pools, or {@code unlimited()})
  * @param createLimiter             admits resource creations
  * @param clock                     time and timers
+ * @param concurrencyLimiter        caps the leases held at once (shared between pools, or {@code unlimited()})
  */
 public record EngineSettings(
         String name,
@@ -51,10 +53,12 @@ public record EngineSettings(
         int shrinkBelowLoad,
         AdmissionLimiter acquireLimiter,
         AdmissionLimiter createLimiter,
-        PoolClock clock) {
+        PoolClock clock,
+        ConcurrencyLimiter concurrencyLimiter) {
 
     public EngineSettings {
         Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(concurrencyLimiter, "concurrencyLimiter");
         Objects.requireNonNull(clock, "clock");
         Objects.requireNonNull(acquireLimiter, "acquireLimiter");
         Objects.requireNonNull(createLimiter, "createLimiter");
@@ -69,6 +73,26 @@ public record EngineSettings(
                 "loads");
     }
 
+    /** The same settings without a concurrency limiter. */
+    public EngineSettings(String name, int maxSize, int minIdle, int capacity, long acquireTimeoutNanos,
+            long createTimeoutNanos, long maxIdleTimeNanos, long maxLifetimeNanos, double lifetimeJitter,
+            long housekeepingIntervalNanos, long remoteValidationNanos, long keepaliveNanos,
+            long validationTimeoutNanos, long releaseTimeoutNanos, long closeTimeoutNanos, int growAtLoad,
+            int shrinkBelowLoad, AdmissionLimiter acquireLimiter, AdmissionLimiter createLimiter, PoolClock clock) {
+        this(name, maxSize, minIdle, capacity, acquireTimeoutNanos, createTimeoutNanos, maxIdleTimeNanos,
+                maxLifetimeNanos, lifetimeJitter, housekeepingIntervalNanos, remoteValidationNanos, keepaliveNanos,
+                validationTimeoutNanos, releaseTimeoutNanos, closeTimeoutNanos, growAtLoad, shrinkBelowLoad,
+                acquireLimiter, createLimiter, clock, ConcurrencyLimiter.unlimited());
+    }
+
+    /** The same settings with {@code limiter} capping the leases held at once. */
+    public EngineSettings withConcurrencyLimiter(ConcurrencyLimiter limiter) {
+        return new EngineSettings(name, maxSize, minIdle, capacity, acquireTimeoutNanos, createTimeoutNanos,
+                maxIdleTimeNanos, maxLifetimeNanos, lifetimeJitter, housekeepingIntervalNanos, remoteValidationNanos,
+                keepaliveNanos, validationTimeoutNanos, releaseTimeoutNanos, closeTimeoutNanos, growAtLoad,
+                shrinkBelowLoad, acquireLimiter, createLimiter, clock, limiter);
+    }
+
     private static void check(boolean rule, String what) {
         if (!rule) {
             throw new IllegalArgumentException("invalid engine settings (" + what + ")");
@@ -81,7 +105,8 @@ public record EngineSettings(
         return new EngineSettings(shardName, shardMax, shardMinIdle, capacity, acquireTimeoutNanos,
                 createTimeoutNanos, shardMaxIdle, shardMaxLifetime, lifetimeJitter, housekeepingIntervalNanos,
                 remoteValidationNanos, keepaliveNanos, validationTimeoutNanos, releaseTimeoutNanos,
-                closeTimeoutNanos, growAtLoad, shrinkBelowLoad, shardAcquireLimiter, createLimiter, clock);
+                closeTimeoutNanos, growAtLoad, shrinkBelowLoad, shardAcquireLimiter, createLimiter, clock,
+                concurrencyLimiter);
     }
 
     /** Settings for exclusive resources (capacity 1): the shape of a connection pool. */

@@ -37,7 +37,7 @@ final class HandOver<R> {
      * it over on this thread, with no lock, timer or queue node; otherwise join the queue.
      */
     void proceed(AcquireOperation<R> op, long now) {
-        if (engine.waiters.pending.get() <= 0) {
+        if (engine.waiters.pending.get() <= 0 && engine.limiter.hasRoom()) {
             Slot<R> slot;
             while ((slot = engine.claim.claim(engine, now)) != null) {
                 int verdict = inspect(slot, now);
@@ -115,12 +115,21 @@ final class HandOver<R> {
             }
             return;
         }
-        Lease<R> lease = new Lease<>(engine, slot, now, engine.leaks.stackOfAcquire());
+        int inFlight = engine.limiter.tryAcquire();
+        if (inFlight == 0) {
+            // The concurrency limit is reached (another pool sharing it may have taken the last permit):
+            // the resource goes back and the acquire waits its turn, woken when a permit is given back.
+            engine.recycler.giveBack(slot);
+            engine.dispatcher.enqueue(op, AcquireOperation.HANDING, now);
+            return;
+        }
+        Lease<R> lease = new Lease<>(engine, slot, now, engine.leaks.stackOfAcquire(), inFlight);
         Object handle;
         try {
             handle = op.handles.apply(lease);
         } catch (Throwable error) {
             Exceptions.throwIfJvmFatal(error);
+            lease.unused(now);
             engine.recycler.giveBack(slot);
             if (op.endFrom(AcquireOperation.HANDING)) {
                 op.fail(error);
@@ -128,6 +137,7 @@ final class HandOver<R> {
             return;
         }
         if (!op.compareAndSet(AcquireOperation.HANDING, AcquireOperation.DONE)) {
+            lease.unused(now);
             engine.recycler.giveBack(slot); // cancelled during the hand-over: the lease never left
             return;
         }

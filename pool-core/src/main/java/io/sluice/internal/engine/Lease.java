@@ -1,5 +1,6 @@
 package io.sluice.internal.engine;
 
+import io.sluice.ConcurrencyLimiter;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import reactor.core.CoreSubscriber;
 import reactor.core.publisher.Mono;
@@ -29,6 +30,10 @@ public final class Lease<R> extends Mono<Void> {
     final Slot<R> slot;
     private final R resource;
     private final long acquiredAt;
+    /** The concurrency limiter's count when this lease took its permit (1 without a limiter). */
+    private final int inFlightAtGrant;
+    /** How a released lease ended, for the concurrency limiter (set only when there is one). */
+    private ConcurrencyLimiter.Outcome endedAs;
     private final Throwable acquireStack;
     private volatile int state;
     private volatile boolean leakReported;
@@ -43,12 +48,13 @@ public final class Lease<R> extends Mono<Void> {
      */
     boolean emitting;
 
-    Lease(LeaseEngine<R> engine, Slot<R> slot, long acquiredAt, Throwable acquireStack) {
+    Lease(LeaseEngine<R> engine, Slot<R> slot, long acquiredAt, Throwable acquireStack, int inFlightAtGrant) {
         this.engine = engine;
         this.slot = slot;
         this.resource = slot.resource;
         this.acquiredAt = acquiredAt;
         this.acquireStack = acquireStack;
+        this.inFlightAtGrant = inFlightAtGrant;
     }
 
     /** The leased resource. */
@@ -96,7 +102,7 @@ public final class Lease<R> extends Mono<Void> {
      * completing {@code actual} when that is done; only the first call acts, later ones complete at once.
      */
     void giveBack(boolean destroy, CoreSubscriber<? super Void> actual) {
-        if (!end(RELEASED)) {
+        if (!end(RELEASED, destroy ? ConcurrencyLimiter.Outcome.ERROR : ConcurrencyLimiter.Outcome.SUCCESS)) {
             Operators.complete(actual);
             return;
         }
@@ -123,20 +129,49 @@ public final class Lease<R> extends Mono<Void> {
     private record TakenBack(long afterNanos, String by) {
     }
 
-    /** Ends the lease for its holder; true only for the first caller. */
-    boolean end(int how) {
+    /**
+     * Ends the lease for its holder; true only for the first caller. A lease taken back gives its
+     * concurrency permit back now; a released one records {@code outcome} for {@link #permitBack}.
+     */
+    boolean end(int how, ConcurrencyLimiter.Outcome outcome) {
         if (!STATE.compareAndSet(this, HELD, how)) {
             return false;
         }
         // The handle's reference is not cleared (a native call on every release): once the slot lets go of
         // this lease, nothing but the lease holds the reference, so it dies with the handle, unreported.
         engine.use.exit();
+        if (engine.limited) {
+            if (how == TAKEN_BACK) {
+                long now = engine.clock.nanoTime();
+                engine.limiter.release(now, now - acquiredAt, inFlightAtGrant, ConcurrencyLimiter.Outcome.IGNORED);
+            } else {
+                endedAs = outcome; // the permit goes back once the resource is (see permitBack)
+            }
+        }
         return true;
+    }
+
+    /**
+     * Gives this released lease's concurrency permit back, with its hold time and how it ended: called by
+     * the recycler once the resource is idle again or retired, so that a waiter the permit wakes finds the
+     * resource, instead of the pool opening another for it. A lease taken back gave its permit back then.
+     */
+    void permitBack(long now) {
+        if (engine.limited && state == RELEASED) {
+            engine.limiter.release(now, now - acquiredAt, inFlightAtGrant, endedAs);
+        }
+    }
+
+    /** A lease made for a hand-over that did not happen: it ends unseen, and its permit goes back unlearnt. */
+    void unused(long now) {
+        if (STATE.compareAndSet(this, HELD, RELEASED) && engine.limited) {
+            engine.limiter.release(now, 0, inFlightAtGrant, ConcurrencyLimiter.Outcome.IGNORED);
+        }
     }
 
     /** Reactor dropped this lease's handle on its way to the borrower: it goes back to the pool. */
     void returnDropped() {
-        if (end(RELEASED)) {
+        if (end(RELEASED, ConcurrencyLimiter.Outcome.IGNORED)) {
             engine.recycler.release(this, false, reactor.core.publisher.Operators.emptySubscriber());
         }
     }
@@ -147,7 +182,7 @@ public final class Lease<R> extends Mono<Void> {
             return false;
         }
         takenBack = new TakenBack(heldNanos, by);
-        return end(TAKEN_BACK);
+        return end(TAKEN_BACK, ConcurrencyLimiter.Outcome.IGNORED);
     }
 
     boolean markLeakReported() {

@@ -1,6 +1,7 @@
 package io.sluice.internal.engine;
 
 import io.sluice.AcquireTimeoutException;
+import io.sluice.ConcurrencyLimiter;
 import io.sluice.DestroyCause;
 import io.sluice.PoolClosedException;
 import io.sluice.PoolExhaustedException;
@@ -10,6 +11,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import reactor.core.CoreSubscriber;
 import reactor.core.Disposable;
+import reactor.core.Disposables;
 import reactor.core.Exceptions;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Operators;
@@ -99,6 +101,12 @@ public final class LeaseEngine<R> implements Disposable {
     final ShardMembership<R> membership;
     final AbandonedHandles<R> abandoned;
     final Housekeeper<R> housekeeper;
+    /** Caps the leases held at once ({@code unlimited()}: every permit free, nothing counted). */
+    final ConcurrencyLimiter limiter;
+    /** Whether {@link #limiter} limits anything: a lease's end tells it only then. */
+    final boolean limited;
+    /** This engine's wake-up on the limiter's releases, dropped at close. */
+    private final Disposable limiterWake;
 
     /** Bumped by {@link #evictAll()}: a creation started before it delivers a resource nobody may use. */
     private volatile int generation;
@@ -154,11 +162,21 @@ public final class LeaseEngine<R> implements Disposable {
         this.membership = new ShardMembership<>(this, Objects.requireNonNull(gate, "gate"));
         this.abandoned = new AbandonedHandles<>(this);
         this.housekeeper = new Housekeeper<>(this);
+        this.limiter = settings.concurrencyLimiter();
+        this.limited = limiter != ConcurrencyLimiter.unlimited();
+        // A permit given back by any pool sharing the limiter may let this one's oldest waiter go on.
+        this.limiterWake = limited ? limiter.onRelease(this::wakeForPermit) : Disposables.disposed();
         membership.join();
         housekeeper.start();
         leaks.start(this);
         // minIdle is filled now, in the background, not at the first housekeeping round.
         creator.ensureMinIdle();
+    }
+
+    private void wakeForPermit() {
+        if (waiters.pending.get() > 0) {
+            dispatcher.drain();
+        }
     }
 
     /** The pool's name. */
@@ -314,6 +332,7 @@ public final class LeaseEngine<R> implements Disposable {
      */
     public Mono<Void> disposeLater() {
         if (closed.compareAndSet(false, true)) {
+            limiterWake.dispose();
             housekeeper.stop();
             leaks.stop();
             sweep(DestroyCause.CLOSE);

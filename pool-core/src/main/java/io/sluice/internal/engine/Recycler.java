@@ -44,6 +44,7 @@ final class Recycler<R> {
                 : null;
         if (retireNow != null) {
             retireHeld(slot, retireNow);
+            lease.permitBack(now);
             Operators.complete(actual);
             return;
         }
@@ -53,11 +54,15 @@ final class Recycler<R> {
         } catch (Throwable error) {
             Exceptions.throwIfJvmFatal(error);
             retireHeld(slot, DestroyCause.RELEASE_FAILURE);
+            lease.permitBack(now);
             Operators.complete(actual);
             return;
         }
         Object result = Publishers.now(reset);
         if (result == Publishers.LATER) {
+            // The borrower's work is over; the reset is the pool's. A waiter the permit wakes meanwhile may
+            // have a connection made for it (within maxSize) rather than wait for the reset.
+            lease.permitBack(now);
             Mono.from(reset)
                     .timeout(Duration.ofNanos(settings.releaseTimeoutNanos()), engine.clock.scheduler())
                     .subscribe(new Reset<>(this, slot, actual));
@@ -68,6 +73,7 @@ final class Recycler<R> {
         } else {
             returnToIdle(slot, now);
         }
+        lease.permitBack(now);
         Operators.complete(actual);
     }
 

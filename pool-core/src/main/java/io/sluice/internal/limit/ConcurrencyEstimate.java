@@ -47,7 +47,7 @@ package io.sluice.internal.limit;
  *
  * <h2>The limit</h2>
  *
- * <p>At the end of each window, as in TCP Vegas and in Netflix's Gradient2:
+ * <p>At the end of each window, a gradient of latencies in the manner of TCP Vegas:
  * <pre>
  * gradient = clamp(tolerance × noLoad / current, 0.5, 1)
  * target   = gradient × limit + sqrt(limit)
