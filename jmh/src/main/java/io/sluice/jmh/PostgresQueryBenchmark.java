@@ -27,6 +27,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.reactivestreams.Publisher;
 import reactor.core.CoreSubscriber;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -58,6 +59,9 @@ import reactor.core.publisher.Operators;
  *   <li><b>{@code sluice}</b>: a {@link SluicePool} of ten, warmed up, with a 30 s acquire timeout and
  *       every other setting at its default; the borrower gets Sluice's pooled connection, statement and
  *       result, with the guarantees they carry.</li>
+ *   <li><b>{@code sluiceWithConnection}</b>: the same pool and query, borrowed through
+ *       {@link SluicePool#withConnection} instead of the borrower's own {@code usingWhen}: what the pool's
+ *       own borrowing operator costs or saves against it.</li>
  *   <li><b>{@code sluiceUnwrapped}</b>: the same pool, with the query run on the driver's connection
  *       ({@code Wrapped#unwrap}): the engine's share without the pooled statement and result.</li>
  *   <li><b>{@code r2dbcPool}</b>: r2dbc-pool 1.0.2 with ten connections made at warm-up and a 30 s
@@ -113,6 +117,7 @@ public class PostgresQueryBenchmark {
     private Mono<Long> sluiceRun;
     private Mono<Long> r2dbcPoolRun;
     private Mono<Long> sluiceUnwrappedRun;
+    private Mono<Long> sluiceWithConnectionRun;
     private Mono<Long> rawUsingWhenRun;
 
     @Setup(Level.Trial)
@@ -140,6 +145,7 @@ public class PostgresQueryBenchmark {
         rawUsingWhenRun = loops(CONNECTIONS, i -> Mono.usingWhen(lent.get(i % CONNECTIONS),
                 c -> row ? readRow(c, i) : selectOne(c), c -> Mono.empty()));
         sluiceRun = borrowing(sluice.create(), row);
+        sluiceWithConnectionRun = loops(subscribers, i -> sluice.withConnection(c -> either(c, i, row)));
         sluiceUnwrappedRun = loops(subscribers, i -> Mono.usingWhen(sluice.create(), c -> {
             Connection driver = ((Wrapped<Connection>) c).unwrap();
             return row ? readRow(driver, i) : selectOne(driver);
@@ -167,10 +173,19 @@ public class PostgresQueryBenchmark {
      * {@value #QUERIES} queries in {@code count} independent loops, each subscribing to its next query on
      * the thread that completed its last, as concurrent requests of a service do.
      */
-    static Mono<Long> loops(int count, IntFunction<Mono<?>> query) {
+    static Mono<Long> loops(int count, IntFunction<Publisher<?>> query) {
         return Flux.range(0, count)
                 .flatMap(loop -> Flux.range(0, QUERIES / count).concatMap(i -> query.apply(loop + i * count)), count)
                 .count();
+    }
+
+    /**
+     * The query of this run as a publisher of {@code Object}: {@code withConnection} takes one element type,
+     * and the two queries have two. The cast only forgets which; it adds no operator.
+     */
+    @SuppressWarnings("unchecked")
+    private static Mono<Object> either(Connection connection, int i, boolean row) {
+        return (Mono<Object>) (row ? readRow(connection, i) : selectOne(connection));
     }
 
     static Mono<Integer> selectOne(Connection connection) {
@@ -208,6 +223,12 @@ public class PostgresQueryBenchmark {
     @OperationsPerInvocation(QUERIES)
     public Long sluice() {
         return sluiceRun.block();
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(QUERIES)
+    public Long sluiceWithConnection() {
+        return sluiceWithConnectionRun.block();
     }
 
     @Benchmark
