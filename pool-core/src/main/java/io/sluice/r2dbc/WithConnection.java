@@ -27,7 +27,7 @@ import reactor.util.context.Context;
  * and the subscriber of the three publishers of a borrow in turn: the acquire, the work, and the
  * connection's close (the lease's release, which is itself a publisher and allocates nothing). A second
  * subscription to the same {@code Flux} (a retry, say), which is rare, gets a copy of its own. So a borrow
- * costs one object of 48 bytes; a cancelled one, one more of 16 for the close nobody waits for. (Measured
+ * costs one object of 48 bytes; a cancelled one, one more of 16 (see below). (Measured
  * with the thread's allocation counter, escape analysis off, around borrows whose acquire, work and close
  * allocate nothing but their own subscriptions.)
  *
@@ -49,9 +49,12 @@ import reactor.util.context.Context;
  * Every step that gives the connection back is won by one CAS on the state: onNext (ACQUIRING → ACQUIRED)
  * against cancel (ACQUIRING → cancelled) decides who closes a connection that arrives at the instant of a
  * cancel, the end of the work (WORKING → CLOSING) against cancel (WORKING → cancelled) who closes it after
- * the work; so the connection is closed exactly once, whatever the interleaving. After a cancel the close
- * is subscribed by a small subscriber of its own, since its signals could not be told from the work's late
- * ones.
+ * the work; so the connection is closed exactly once, whatever the interleaving.
+ *
+ * <p>A cancel also puts a small object in downstream's place, which keeps only its Context: it drops what
+ * still arrives, and is the subscriber of the close the cancel starts (whose signals could not be told from
+ * the work's late ones if this object took them). At the end a shared one takes downstream's place. So a
+ * {@code Flux} kept and subscribed again later (a cached query) does not keep its first subscriber alive.
  *
  * <h2>Demand</h2>
  *
@@ -109,6 +112,10 @@ final class WithConnection<T> extends Flux<T> implements CoreSubscriber<Object>,
     private final Mono<? extends Connection> acquire;
     private final Function<? super Connection, ? extends Publisher<T>> work;
 
+    /**
+     * Downstream; once the borrow has ended or been cancelled, a {@link Gone} in its place, so that a
+     * {@code Flux} kept for later (a cached query) does not keep its first subscriber alive (rule 3.13).
+     */
     private CoreSubscriber<? super T> actual;
     /**
      * The subscription of the acquire, then of the work (null in between, so that no request goes to the
@@ -155,7 +162,13 @@ final class WithConnection<T> extends Flux<T> implements CoreSubscriber<Object>,
 
     @Override
     public void onSubscribe(Subscription subscription) {
-        switch (state) {
+        int s = state;
+        if ((s == ACQUIRING || s == WORKING) && upstream != null) {
+            subscription.cancel(); // a second subscription from the same publisher (rule 2.5)
+            Operators.reportSubscriptionSet();
+            return;
+        }
+        switch (s) {
             case ACQUIRING -> {
                 upstream = subscription;
                 if (state == ACQUIRING) {
@@ -191,10 +204,10 @@ final class WithConnection<T> extends Flux<T> implements CoreSubscriber<Object>,
             Connection arrived = (Connection) value;
             connection = arrived;
             if (!STATE.compareAndSet(this, ACQUIRING, ACQUIRED)) {
-                closeInBackground(arrived, actual.currentContext()); // cancelled meanwhile: nobody else has it
+                closeInBackground(arrived, gone()); // cancelled meanwhile: nobody else has it
             }
         } else if (s == (ACQUIRING | CANCELLED)) {
-            closeInBackground((Connection) value, actual.currentContext());
+            closeInBackground((Connection) value, gone());
         } else if (s == (WORKING | CANCELLED)) {
             Operators.onDiscard(value, actual.currentContext());
         } else {
@@ -207,7 +220,7 @@ final class WithConnection<T> extends Flux<T> implements CoreSubscriber<Object>,
         switch (state) {
             case ACQUIRING -> {
                 if (STATE.compareAndSet(this, ACQUIRING, DONE)) {
-                    actual.onError(failure);
+                    ended().onError(failure);
                 } else {
                     Operators.onErrorDropped(failure, actual.currentContext());
                 }
@@ -228,7 +241,7 @@ final class WithConnection<T> extends Flux<T> implements CoreSubscriber<Object>,
             case CLOSING, CLOSING | CANCELLED -> closed(null);
             case ACQUIRING -> {
                 if (STATE.compareAndSet(this, ACQUIRING, DONE)) {
-                    actual.onError(new IllegalStateException("withConnection: the pool's acquire completed"
+                    ended().onError(new IllegalStateException("withConnection: the pool's acquire completed"
                             + " without a connection, so there was nothing to run the work on"));
                 }
             }
@@ -298,10 +311,11 @@ final class WithConnection<T> extends Flux<T> implements CoreSubscriber<Object>,
         }
         connection = null;
         error = null;
+        CoreSubscriber<? super T> subscriber = ended();
         if (outcome == null) {
-            actual.onComplete();
+            subscriber.onComplete();
         } else {
-            actual.onError(outcome);
+            subscriber.onError(outcome);
         }
     }
 
@@ -347,8 +361,9 @@ final class WithConnection<T> extends Flux<T> implements CoreSubscriber<Object>,
                 return;
             }
             if (STATE.compareAndSet(this, s, s | CANCELLED)) {
+                CoreSubscriber<? super T> subscriber = actual;
                 release(s);
-                actual.onError(Exceptions.nullOrNegativeRequestException(n));
+                subscriber.onError(Exceptions.nullOrNegativeRequestException(n));
                 return;
             }
         }
@@ -368,8 +383,13 @@ final class WithConnection<T> extends Flux<T> implements CoreSubscriber<Object>,
         }
     }
 
-    /** Undoes what phase {@code from} held, for the caller that has just moved the state from it to cancelled. */
+    /**
+     * Undoes what phase {@code from} held, for the caller that has just moved the state from it to cancelled,
+     * and lets go of downstream.
+     */
     private void release(int from) {
+        Gone gone = new Gone(actual.currentContext());
+        actual = gone;
         switch (from) {
             case ACQUIRING -> {
                 Subscription acquiring = upstream;
@@ -377,13 +397,13 @@ final class WithConnection<T> extends Flux<T> implements CoreSubscriber<Object>,
                     acquiring.cancel(); // if null, the acquire's onSubscribe sees the cancel and does it
                 }
             }
-            case ACQUIRED -> closeInBackground(connection, actual.currentContext());
+            case ACQUIRED -> closeInBackground(connection, gone);
             case WORKING -> {
                 Subscription working = upstream;
                 if (working != null) {
                     working.cancel(); // if null, the work's onSubscribe sees the cancel and does it
                 }
-                closeInBackground(connection, actual.currentContext());
+                closeInBackground(connection, gone);
             }
             default -> {
                 // CLOSING: the close goes on, and its outcome is dropped
@@ -391,8 +411,23 @@ final class WithConnection<T> extends Flux<T> implements CoreSubscriber<Object>,
         }
     }
 
+    /** Downstream, which has just had its end: from now on a {@link Gone} stands in its place. */
+    private CoreSubscriber<? super T> ended() {
+        CoreSubscriber<? super T> subscriber = actual;
+        actual = Gone.AFTER_THE_END;
+        upstream = null; // nor the work's subscription, and through it the query's objects
+        return subscriber;
+    }
+
+    /** What stands for downstream once it has cancelled: one is made at the cancel. */
+    private Gone gone() {
+        CoreSubscriber<? super T> subscriber = actual;
+        return subscriber instanceof Gone gone ? gone : new Gone(subscriber.currentContext());
+    }
+
     /** Closes a connection that nobody waits for; an error of the close goes to {@code onErrorDropped}. */
-    static void closeInBackground(Connection connection, Context context) {
+    private static void closeInBackground(Connection connection, Gone gone) {
+        Context context = gone.context;
         Publisher<Void> closing;
         try {
             closing = connection.close();
@@ -404,7 +439,7 @@ final class WithConnection<T> extends Flux<T> implements CoreSubscriber<Object>,
             Operators.onErrorDropped(thrown, context);
             return;
         }
-        closing.subscribe(new BackgroundClose(context));
+        closing.subscribe(gone);
     }
 
     @Override
@@ -427,12 +462,19 @@ final class WithConnection<T> extends Flux<T> implements CoreSubscriber<Object>,
         return null;
     }
 
-    /** Follows a close nobody waits for, in the borrower's Context, and reports its error as dropped. */
-    private static final class BackgroundClose implements CoreSubscriber<Void> {
+    /**
+     * Stands for a borrower that has gone, in the place of downstream: what still arrives is dropped, in the
+     * borrower's Context (values discarded, errors to {@code onErrorDropped}). It also follows the close that
+     * a cancel starts, which nobody waits for.
+     */
+    private static final class Gone implements CoreSubscriber<Object> {
 
-        private final Context context;
+        /** After the end nothing more arrives but from a publisher that breaks the rules: no Context needed. */
+        static final Gone AFTER_THE_END = new Gone(Context.empty());
 
-        BackgroundClose(Context context) {
+        final Context context;
+
+        Gone(Context context) {
             this.context = context;
         }
 
@@ -447,7 +489,8 @@ final class WithConnection<T> extends Flux<T> implements CoreSubscriber<Object>,
         }
 
         @Override
-        public void onNext(Void ignored) {
+        public void onNext(Object value) {
+            Operators.onDiscard(value, context);
         }
 
         @Override
