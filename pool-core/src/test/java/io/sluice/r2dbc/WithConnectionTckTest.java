@@ -1,0 +1,70 @@
+package io.sluice.r2dbc;
+
+import java.time.Duration;
+import org.reactivestreams.Publisher;
+import org.reactivestreams.tck.PublisherVerification;
+import org.reactivestreams.tck.TestEnvironment;
+import org.testng.annotations.AfterMethod;
+import org.testng.annotations.BeforeMethod;
+import reactor.core.publisher.Flux;
+
+/**
+ * Proves with the Reactive Streams TCK that {@link SluicePool#withConnection} is a lawful {@code Publisher}:
+ * each subscription borrows a connection, runs a work of the TCK's length on it (numbers made on demand, so
+ * that the lengths up to {@code Long.MAX_VALUE} the TCK asks for cost nothing), and gives the connection
+ * back. A closed pool's borrow fails. The TCK's subscribers are plain {@code Subscriber}s, which Reactor
+ * wraps in its {@code StrictSubscriber}, as it would any subscriber outside Reactor.
+ *
+ * <p>Every test method gets fresh pools on virtual time, big enough that no TCK test waits for a connection.
+ * Some TCK tests leave their subscription open; the pools take those connections back when they close.
+ */
+public class WithConnectionTckTest extends PublisherVerification<Long> {
+
+    /** The longest any signal may take: every borrow here is served at once, on the calling thread. */
+    private static final long DEFAULT_TIMEOUT_MILLIS = 500;
+    /** How long the TCK watches for a signal that must not come, which it does many times per class. */
+    private static final long NO_SIGNALS_TIMEOUT_MILLIS = 100;
+
+    private PoolFixture fixture;
+    private SluicePool pool;
+    private SluicePool closedPool;
+
+    public WithConnectionTckTest() {
+        super(new TestEnvironment(DEFAULT_TIMEOUT_MILLIS, NO_SIGNALS_TIMEOUT_MILLIS));
+    }
+
+    @BeforeMethod
+    public void openPools() {
+        fixture = new PoolFixture();
+        pool = fixture.pool(poolBuilder().name("tck"));
+        closedPool = fixture.pool(poolBuilder().name("tck-closed"));
+        closedPool.close().block(Duration.ofSeconds(1));
+    }
+
+    private SluicePoolBuilder poolBuilder() {
+        // The close timeout lets the pools take back what the TCK kept, when the fixture moves time on.
+        return fixture.builder().maxSize(64).closeTimeout(Duration.ofSeconds(1));
+    }
+
+    @AfterMethod(alwaysRun = true)
+    public void closePools() {
+        fixture.closeAll();
+    }
+
+    @Override
+    public Publisher<Long> createPublisher(long elements) {
+        return pool.withConnection(connection -> Flux.generate(() -> 0L, (next, sink) -> {
+            if (next == elements) {
+                sink.complete();
+            } else {
+                sink.next(next);
+            }
+            return next + 1;
+        }));
+    }
+
+    @Override
+    public Publisher<Long> createFailedPublisher() {
+        return closedPool.withConnection(connection -> Flux.just(1L));
+    }
+}
