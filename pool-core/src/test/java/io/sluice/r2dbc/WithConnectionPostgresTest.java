@@ -46,12 +46,18 @@ class WithConnectionPostgresTest {
     }
 
     /**
-     * The next borrower runs a query at once (the release of a connection whose query was cancelled may still
-     * be cancelling it on the server), and then the pool holds every connection it made, idle.
+     * Every connection the pool made comes back and runs a query: all of them are borrowed at once (the
+     * release of a connection whose query was cancelled may still be cancelling it on the server, so
+     * borrowing all of them is what waits for it), each runs one, and then the pool holds them all, idle.
      */
     private void assertBackAndUsable(int connections) {
-        assertThat(pool.withConnection(connection -> scalar(connection, "SELECT 2", Integer.class))
-                .blockLast(Duration.ofSeconds(3))).isEqualTo(2);
+        List<Connection> all = Flux.range(0, connections).flatMap(i -> pool.create()).collectList()
+                .block(Duration.ofSeconds(3));
+        assertThat(all).hasSize(connections);
+        for (Connection connection : all) {
+            assertThat(scalar(connection, "SELECT 2", Integer.class).block(Duration.ofSeconds(3))).isEqualTo(2);
+        }
+        Flux.fromIterable(all).concatMap(Connection::close).then().block(Duration.ofSeconds(3));
         PoolState state = pool.state();
         assertThat(state.inUse()).as("in use").isZero();
         assertThat(state.idle()).as("idle").isEqualTo(connections);
