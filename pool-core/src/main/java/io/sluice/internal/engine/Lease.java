@@ -25,6 +25,10 @@ public final class Lease<R> extends Mono<Void> {
     static final int HELD = 0;
     static final int RELEASED = 1;
     static final int TAKEN_BACK = 2;
+    /** Released to be destroyed ({@link #invalidate()}): for the concurrency limiter, an error. */
+    static final int INVALIDATED = 3;
+    /** Returned by the pool after Reactor dropped its handle on the way: for the limiter, no sample. */
+    static final int DROPPED = 4;
 
     final LeaseEngine<R> engine;
     final Slot<R> slot;
@@ -32,8 +36,6 @@ public final class Lease<R> extends Mono<Void> {
     private final long acquiredAt;
     /** The concurrency limiter's count when this lease took its permit (1 without a limiter). */
     private final int inFlightAtGrant;
-    /** How a released lease ended, for the concurrency limiter (set only when there is one). */
-    private ConcurrencyLimiter.Outcome endedAs;
     private final Throwable acquireStack;
     private volatile int state;
     private volatile boolean leakReported;
@@ -102,7 +104,7 @@ public final class Lease<R> extends Mono<Void> {
      * completing {@code actual} when that is done; only the first call acts, later ones complete at once.
      */
     void giveBack(boolean destroy, CoreSubscriber<? super Void> actual) {
-        if (!end(RELEASED, destroy ? ConcurrencyLimiter.Outcome.ERROR : ConcurrencyLimiter.Outcome.SUCCESS)) {
+        if (!end(destroy ? INVALIDATED : RELEASED)) {
             Operators.complete(actual);
             return;
         }
@@ -130,48 +132,51 @@ public final class Lease<R> extends Mono<Void> {
     }
 
     /**
-     * Ends the lease for its holder; true only for the first caller. A lease taken back gives its
-     * concurrency permit back now; a released one records {@code outcome} for {@link #permitBack}.
+     * Ends the lease for its holder ({@code how}: RELEASED, INVALIDATED, DROPPED or TAKEN_BACK); true only
+     * for the first caller. A lease taken back gives its concurrency permit back now; the others when their
+     * resource is settled ({@link #permitBack}), which reads from {@code how} how the lease ended.
      */
-    boolean end(int how, ConcurrencyLimiter.Outcome outcome) {
+    boolean end(int how) {
         if (!STATE.compareAndSet(this, HELD, how)) {
             return false;
         }
         // The handle's reference is not cleared (a native call on every release): once the slot lets go of
         // this lease, nothing but the lease holds the reference, so it dies with the handle, unreported.
         engine.use.exit();
-        if (engine.limited) {
-            if (how == TAKEN_BACK) {
-                long now = engine.clock.nanoTime();
-                engine.limiter.release(now, now - acquiredAt, inFlightAtGrant, ConcurrencyLimiter.Outcome.IGNORED);
-            } else {
-                endedAs = outcome; // the permit goes back once the resource is (see permitBack)
-            }
+        if (how == TAKEN_BACK && engine.limited) {
+            long now = engine.clock.nanoTime();
+            engine.limiter.release(now, now - acquiredAt, inFlightAtGrant, ConcurrencyLimiter.Outcome.IGNORED);
         }
         return true;
     }
 
     /**
-     * Gives this released lease's concurrency permit back, with its hold time and how it ended: called by
-     * the recycler once the resource is idle again or retired, so that a waiter the permit wakes finds the
+     * Gives this ended lease's concurrency permit back, with its hold time and how it ended: called by the
+     * recycler once the resource is idle again or retired, so that a waiter the permit wakes finds the
      * resource, instead of the pool opening another for it. A lease taken back gave its permit back then.
      */
     void permitBack(long now) {
-        if (engine.limited && state == RELEASED) {
-            engine.limiter.release(now, now - acquiredAt, inFlightAtGrant, endedAs);
+        if (!engine.limited) {
+            return;
+        }
+        int how = state;
+        if (how != TAKEN_BACK) {
+            engine.limiter.release(now, now - acquiredAt, inFlightAtGrant, how == RELEASED
+                    ? ConcurrencyLimiter.Outcome.SUCCESS
+                    : how == INVALIDATED ? ConcurrencyLimiter.Outcome.ERROR : ConcurrencyLimiter.Outcome.IGNORED);
         }
     }
 
     /** A lease made for a hand-over that did not happen: it ends unseen, and its permit goes back unlearnt. */
     void unused(long now) {
-        if (STATE.compareAndSet(this, HELD, RELEASED) && engine.limited) {
+        if (STATE.compareAndSet(this, HELD, DROPPED) && engine.limited) {
             engine.limiter.release(now, 0, inFlightAtGrant, ConcurrencyLimiter.Outcome.IGNORED);
         }
     }
 
     /** Reactor dropped this lease's handle on its way to the borrower: it goes back to the pool. */
     void returnDropped() {
-        if (end(RELEASED, ConcurrencyLimiter.Outcome.IGNORED)) {
+        if (end(DROPPED)) {
             engine.recycler.release(this, false, reactor.core.publisher.Operators.emptySubscriber());
         }
     }
@@ -182,7 +187,7 @@ public final class Lease<R> extends Mono<Void> {
             return false;
         }
         takenBack = new TakenBack(heldNanos, by);
-        return end(TAKEN_BACK, ConcurrencyLimiter.Outcome.IGNORED);
+        return end(TAKEN_BACK);
     }
 
     boolean markLeakReported() {
