@@ -282,16 +282,22 @@ final class WithConnection<T> extends Flux<T> implements CoreSubscriber<Object>,
         error = failure;
         Publisher<Void> closing;
         try {
-            closing = connection.close();
-            if (closing == null) {
-                throw new NullPointerException("Connection.close() returned null");
-            }
+            closing = closeOf(connection);
         } catch (Throwable thrown) {
             Exceptions.throwIfJvmFatal(thrown);
             closed(thrown);
             return;
         }
         closing.subscribe(this);
+    }
+
+    /** The connection's close, never null: a driver that answers null gets a clear error instead. */
+    private static Publisher<Void> closeOf(Connection connection) {
+        Publisher<Void> closing = connection.close();
+        if (closing == null) {
+            throw new NullPointerException("Connection.close() returned null");
+        }
+        return closing;
     }
 
     /**
@@ -427,16 +433,12 @@ final class WithConnection<T> extends Flux<T> implements CoreSubscriber<Object>,
 
     /** Closes a connection that nobody waits for; an error of the close goes to {@code onErrorDropped}. */
     private static void closeInBackground(Connection connection, Gone gone) {
-        Context context = gone.context;
         Publisher<Void> closing;
         try {
-            closing = connection.close();
-            if (closing == null) {
-                throw new NullPointerException("Connection.close() returned null");
-            }
+            closing = closeOf(connection);
         } catch (Throwable thrown) {
             Exceptions.throwIfJvmFatal(thrown);
-            Operators.onErrorDropped(thrown, context);
+            Operators.onErrorDropped(thrown, gone.context);
             return;
         }
         closing.subscribe(gone);

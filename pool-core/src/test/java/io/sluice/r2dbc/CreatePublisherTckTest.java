@@ -1,7 +1,6 @@
 package io.sluice.r2dbc;
 
 import io.r2dbc.spi.Connection;
-import java.time.Duration;
 import java.util.List;
 import org.reactivestreams.Publisher;
 import org.reactivestreams.tck.PublisherVerification;
@@ -38,9 +37,7 @@ public class CreatePublisherTckTest extends PublisherVerification<Connection> {
     private static final long NO_SIGNALS_TIMEOUT_MILLIS = 100;
 
     private final TestEnvironment env;
-    private PoolFixture fixture;
-    private SluicePool pool;
-    private SluicePool closedPool;
+    private TckPools pools;
 
     public CreatePublisherTckTest() {
         this(new TestEnvironment(DEFAULT_TIMEOUT_MILLIS, NO_SIGNALS_TIMEOUT_MILLIS));
@@ -53,20 +50,12 @@ public class CreatePublisherTckTest extends PublisherVerification<Connection> {
 
     @BeforeMethod
     public void openPools() {
-        fixture = new PoolFixture();
-        pool = fixture.pool(poolBuilder().name("tck"));
-        closedPool = fixture.pool(poolBuilder().name("tck-closed"));
-        closedPool.close().block(Duration.ofSeconds(1));
-    }
-
-    private SluicePoolBuilder poolBuilder() {
-        // The close timeout lets the pools take back what the TCK kept, when the fixture moves time on.
-        return fixture.builder().maxSize(64).closeTimeout(Duration.ofSeconds(1));
+        pools = new TckPools();
     }
 
     @AfterMethod(alwaysRun = true)
     public void closePools() {
-        fixture.closeAll();
+        pools.closeAll();
     }
 
     /**
@@ -76,12 +65,12 @@ public class CreatePublisherTckTest extends PublisherVerification<Connection> {
      */
     @Override
     public Publisher<Connection> createPublisher(long elements) {
-        return published(pool.create());
+        return published(pools.open.create());
     }
 
     @Override
     public Publisher<Connection> createFailedPublisher() {
-        return published(closedPool.create());
+        return published(pools.closed.create());
     }
 
     /** How the TCK's subscribers reach an acquire: here, through {@code Mono#subscribe} as they are. */

@@ -1,6 +1,5 @@
 package io.sluice.r2dbc;
 
-import java.time.Duration;
 import org.reactivestreams.Publisher;
 import org.reactivestreams.tck.PublisherVerification;
 import org.reactivestreams.tck.TestEnvironment;
@@ -25,9 +24,7 @@ public class WithConnectionTckTest extends PublisherVerification<Long> {
     /** How long the TCK watches for a signal that must not come, which it does many times per class. */
     private static final long NO_SIGNALS_TIMEOUT_MILLIS = 100;
 
-    private PoolFixture fixture;
-    private SluicePool pool;
-    private SluicePool closedPool;
+    private TckPools pools;
 
     public WithConnectionTckTest() {
         super(new TestEnvironment(DEFAULT_TIMEOUT_MILLIS, NO_SIGNALS_TIMEOUT_MILLIS));
@@ -35,25 +32,17 @@ public class WithConnectionTckTest extends PublisherVerification<Long> {
 
     @BeforeMethod
     public void openPools() {
-        fixture = new PoolFixture();
-        pool = fixture.pool(poolBuilder().name("tck"));
-        closedPool = fixture.pool(poolBuilder().name("tck-closed"));
-        closedPool.close().block(Duration.ofSeconds(1));
-    }
-
-    private SluicePoolBuilder poolBuilder() {
-        // The close timeout lets the pools take back what the TCK kept, when the fixture moves time on.
-        return fixture.builder().maxSize(64).closeTimeout(Duration.ofSeconds(1));
+        pools = new TckPools();
     }
 
     @AfterMethod(alwaysRun = true)
     public void closePools() {
-        fixture.closeAll();
+        pools.closeAll();
     }
 
     @Override
     public Publisher<Long> createPublisher(long elements) {
-        return pool.withConnection(connection -> Flux.generate(() -> 0L, (next, sink) -> {
+        return pools.open.withConnection(connection -> Flux.generate(() -> 0L, (next, sink) -> {
             if (next == elements) {
                 sink.complete();
             } else {
@@ -65,6 +54,6 @@ public class WithConnectionTckTest extends PublisherVerification<Long> {
 
     @Override
     public Publisher<Long> createFailedPublisher() {
-        return closedPool.withConnection(connection -> Flux.just(1L));
+        return pools.closed.withConnection(connection -> Flux.just(1L));
     }
 }
