@@ -8,11 +8,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.r2dbc.spi.Connection;
 import io.sluice.AcquireTimeoutException;
 import io.sluice.AdaptiveLimit;
+import io.sluice.ConcurrencyLimiter;
+import io.sluice.ConcurrencyLimiter.Outcome;
+import io.r2dbc.spi.R2dbcNonTransientResourceException;
+import io.sluice.testing.FakeConnection;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import reactor.core.Disposable;
+import reactor.core.Disposables;
 import reactor.core.publisher.Mono;
 import reactor.test.subscriber.TestSubscriber;
 
@@ -158,5 +165,74 @@ class ConcurrencyLimitTest {
         assertThat(limit.currentLatency()).isEqualTo(Duration.ofMillis(5));
         assertThat(limit.noLoadLatency()).isEqualTo(Duration.ofMillis(5));
         assertThat(limit.inFlight()).isZero();
+    }
+
+    @Test
+    void theLimiterLearnsHowEachLeaseEnded() {
+        RecordingLimiter limiter = new RecordingLimiter();
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(3).concurrencyLimiter(limiter));
+        Connection released = received(acquire(pool.create()));
+        Connection invalidated = received(acquire(pool.create()));
+        Connection broken = received(acquire(pool.create()));
+
+        close(released);
+        ((PooledConnection) invalidated).lease().invalidate().block(Duration.ofSeconds(1));
+        // The borrower releases normally, but its connection failed with a connection error on the way:
+        // for the limit, that lease ended in trouble.
+        FakeConnection fake = PoolFixture.physical(broken);
+        fake.commitError = new R2dbcNonTransientResourceException("terminating connection", "57P01");
+        TestSubscriber<Void> commit = TestSubscriber.create();
+        broken.commitTransaction().subscribe(commit);
+        commit.expectTerminalError();
+        close(broken);
+
+        assertThat(limiter.outcomes).containsExactly(Outcome.SUCCESS, Outcome.ERROR, Outcome.ERROR);
+        assertThat(fake.closes).hasValue(1);
+    }
+
+    /** A limiter that never limits and writes down how every lease ended. */
+    private static final class RecordingLimiter implements ConcurrencyLimiter {
+
+        final List<Outcome> outcomes = new CopyOnWriteArrayList<>();
+
+        @Override
+        public int tryAcquire() {
+            return 1;
+        }
+
+        @Override
+        public void release(long nowNanos, long heldNanos, int inFlightAtGrant, Outcome outcome) {
+            outcomes.add(outcome);
+        }
+
+        @Override
+        public void dropped(long nowNanos, long waitedNanos, Outcome outcome) {
+            outcomes.add(outcome);
+        }
+
+        @Override
+        public boolean hasRoom() {
+            return true;
+        }
+
+        @Override
+        public Disposable onRelease(Runnable task) {
+            return Disposables.single();
+        }
+
+        @Override
+        public int limit() {
+            return Integer.MAX_VALUE;
+        }
+
+        @Override
+        public int inFlight() {
+            return 0;
+        }
+
+        @Override
+        public String name() {
+            return "recording";
+        }
     }
 }

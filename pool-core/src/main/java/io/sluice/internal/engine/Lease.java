@@ -154,16 +154,18 @@ public final class Lease<R> extends Mono<Void> {
      * Gives this ended lease's concurrency permit back, with its hold time and how it ended: called by the
      * recycler once the resource is idle again or retired, so that a waiter the permit wakes finds the
      * resource, instead of the pool opening another for it. A lease taken back gave its permit back then.
+     * {@code resourceFailed}: the resource could not be reset (the connection was found broken), which the
+     * limiter learns as an error even though the borrower released it normally.
      */
-    void permitBack(long now) {
+    void permitBack(long now, boolean resourceFailed) {
         if (!engine.limited) {
             return;
         }
         int how = state;
         if (how != TAKEN_BACK) {
-            engine.limiter.release(now, now - acquiredAt, inFlightAtGrant, how == RELEASED
-                    ? ConcurrencyLimiter.Outcome.SUCCESS
-                    : how == INVALIDATED ? ConcurrencyLimiter.Outcome.ERROR : ConcurrencyLimiter.Outcome.IGNORED);
+            engine.limiter.release(now, now - acquiredAt, inFlightAtGrant,
+                    how == INVALIDATED || how == RELEASED && resourceFailed ? ConcurrencyLimiter.Outcome.ERROR
+                    : how == RELEASED ? ConcurrencyLimiter.Outcome.SUCCESS : ConcurrencyLimiter.Outcome.IGNORED);
         }
     }
 

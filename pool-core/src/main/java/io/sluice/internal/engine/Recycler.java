@@ -44,7 +44,7 @@ final class Recycler<R> {
                 : null;
         if (retireNow != null) {
             retireHeld(slot, retireNow);
-            lease.permitBack(now);
+            lease.permitBack(now, false);
             Operators.complete(actual);
             return;
         }
@@ -54,7 +54,7 @@ final class Recycler<R> {
         } catch (Throwable error) {
             Exceptions.throwIfJvmFatal(error);
             retireHeld(slot, DestroyCause.RELEASE_FAILURE);
-            lease.permitBack(now);
+            lease.permitBack(now, true);
             Operators.complete(actual);
             return;
         }
@@ -62,18 +62,19 @@ final class Recycler<R> {
         if (result == Publishers.LATER) {
             // The borrower's work is over; the reset is the pool's. A waiter the permit wakes meanwhile may
             // have a connection made for it (within maxSize) rather than wait for the reset.
-            lease.permitBack(now);
+            lease.permitBack(now, false);
             Mono.from(reset)
                     .timeout(Duration.ofNanos(settings.releaseTimeoutNanos()), engine.clock.scheduler())
                     .subscribe(new Reset<>(this, slot, actual));
             return;
         }
-        if (result == Publishers.FAILED) {
+        boolean failed = result == Publishers.FAILED;
+        if (failed) {
             retireHeld(slot, DestroyCause.RELEASE_FAILURE);
         } else {
             returnToIdle(slot, now);
         }
-        lease.permitBack(now);
+        lease.permitBack(now, failed);
         Operators.complete(actual);
     }
 
