@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.r2dbc.spi.Connection;
 import io.sluice.AcquireTimeoutException;
+import io.sluice.AdaptiveLimit;
+import io.sluice.ConcurrencyLimiter;
 import io.sluice.Deadline;
 import io.sluice.LeaseReclaimedException;
 import io.sluice.PoolState;
@@ -139,7 +141,11 @@ class OperatorZooStressTest {
      * until their acquire timeout. Like an application that zips acquires must, the test lets fewer of them
      * run at once: then a connection always circulates, and the queue (first come, first served) moves.
      */
-    private final Semaphore zips = new Semaphore(Math.max(1, MAX_SIZE - 1));
+    private Semaphore zips = new Semaphore(Math.max(1, MAX_SIZE - 1));
+    /** The pool's concurrency limiter: none, or one whose permits race the cancels too. */
+    private ConcurrencyLimiter limiter = ConcurrencyLimiter.unlimited();
+    /** The most connections the pool may lend at once: maxSize, or the limiter's ceiling. */
+    private int lendable = MAX_SIZE;
     /** Set when an acquire waited the whole 10 s acquire timeout: the pool ran dry, so stop early. */
     private final AtomicBoolean poolRanDry = new AtomicBoolean();
     private SluicePool pool;
@@ -183,13 +189,33 @@ class OperatorZooStressTest {
     @Test
     void acquiringThroughEveryOperatorAndCancellingAnywhereLosesNoConnectionAndLeasesNoneTwice()
             throws Exception {
+        runTheZoo(SluicePool.builder(factory).maxSize(MAX_SIZE), OPERATIONS);
+    }
+
+    /**
+     * The same zoo under an adaptive concurrency limit below {@code maxSize} (2 to 4 of 6; the microsecond
+     * leases move it): a permit is taken at every hand-over, including those the borrower cancels or Reactor
+     * drops, and must come back exactly once, so that after the run none is held and the pool still lends
+     * as many connections at once as the limit allows.
+     */
+    @Test
+    void underAConcurrencyLimitEveryPermitComesBackWhateverTheOperator() throws Exception {
+        AdaptiveLimit limit = AdaptiveLimit.between("zoo", 2, 4, 4);
+        limiter = limit;
+        lendable = 4;
+        zips = new Semaphore(1); // the limit may fall to 2: one zip at a time holds one while it waits
+        runTheZoo(SluicePool.builder(factory).maxSize(MAX_SIZE + 2).concurrencyLimiter(limit), OPERATIONS / 5);
+        assertThat(limit.inFlight()).as("permits held after the run").isZero();
+    }
+
+    private void runTheZoo(SluicePoolBuilder builder, int operationCount) throws Exception {
         recording = this;
         Hooks.onOperatorError(OperatorZooStressTest.class.getName(), (error, value) -> {
             operatorErrors.add(error);
             return error;
         });
         // The close timeout only lets a failed run close its pool without waiting for leases that never return.
-        pool = SluicePool.builder(factory).name("zoo").maxSize(MAX_SIZE).acquireTimeout(ACQUIRE_TIMEOUT)
+        pool = builder.name("zoo").acquireTimeout(ACQUIRE_TIMEOUT)
                 .closeTimeout(Duration.ofSeconds(1)).housekeepingInterval(Duration.ofMillis(100)).build();
 
         ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor();
@@ -215,7 +241,7 @@ class OperatorZooStressTest {
         }, 25, 25, TimeUnit.MILLISECONDS);
         double seconds;
         try {
-            seconds = runTheZoo();
+            seconds = runOperations(operationCount);
         } finally {
             watchdog.shutdownNow();
         }
@@ -224,9 +250,10 @@ class OperatorZooStressTest {
         // one lost where no hook saw it comes back only after a collection: asking for all the pool's
         // connections at once, for up to 1 s (ten housekeeping rounds), after a collection, waits for both.
         List<Connection> all = List.of();
-        for (int round = 0; round < 5 && all.size() < MAX_SIZE; round++) {
+        int lendNow = Math.min(lendable, limiter.limit());
+        for (int round = 0; round < 5 && all.size() < lendNow; round++) {
             System.gc();
-            all = acquireAllAtOnce(Duration.ofSeconds(1));
+            all = acquireAllAtOnce(lendNow, Duration.ofSeconds(1));
         }
         long returnedByCollector = pool.stats().leaksDetected();
         PoolState state = pool.state();
@@ -251,7 +278,7 @@ class OperatorZooStressTest {
                 + "still live, by shape: %s", lostByShape()).isZero();
         assertThat(state.pending()).as("acquires still queued after the run").isZero();
         assertThat(all.stream().map(PoolFixture::physical).distinct())
-                .as("distinct connections lent at once within 1 s").hasSize(MAX_SIZE);
+                .as("distinct connections lent at once within 1 s").hasSize(lendNow);
         long destroyed = factory.created.stream().filter(c -> c.closes.get() > 0).count();
         assertThat(factory.created).as("connections closed more than once").allMatch(c -> c.closes.get() <= 1);
         assertThat(factory.created.size() - destroyed).as("connections made and not destroyed")
@@ -260,17 +287,17 @@ class OperatorZooStressTest {
                 + "Reactor dropped has been returned to the pool").allMatch(OperatorZooStressTest::returnedToPool);
         // The whole zoo ran, and every shape really leased, or it proves nothing.
         assertThat(sum(t -> t.operations)).as("operations run (none stopped early by a dry pool)")
-                .isEqualTo((long) OPERATIONS / THREADS * THREADS);
+                .isEqualTo((long) operationCount / THREADS * THREADS);
         tallies.forEach((shape, tally) -> assertThat(tally.used.sum()).as("connections %s received", shape)
                 .isPositive());
     }
 
     /** Runs the operations on {@link #THREADS} threads of the test's own; returns how long they took, in s. */
-    private double runTheZoo() throws InterruptedException {
+    private double runOperations(int operations) throws InterruptedException {
         long started = System.nanoTime();
         Thread[] threads = new Thread[THREADS];
         for (int t = 0; t < THREADS; t++) {
-            threads[t] = new Thread(() -> run(OPERATIONS / THREADS), "zoo-" + t);
+            threads[t] = new Thread(() -> run(operations / THREADS), "zoo-" + t);
             threads[t].start();
         }
         for (Thread thread : threads) {
@@ -536,8 +563,8 @@ class OperatorZooStressTest {
      * Asks for maxSize connections at once, each under the pool's own deadline (so that no cancellation
      * can lose one here), holds all that came, then closes them.
      */
-    private List<Connection> acquireAllAtOnce(Duration within) {
-        List<Connection> all = Flux.range(0, MAX_SIZE)
+    private List<Connection> acquireAllAtOnce(int count, Duration within) {
+        List<Connection> all = Flux.range(0, count)
                 .flatMap(i -> pool.create().contextWrite(Deadline.within(within))
                         .onErrorResume(AcquireTimeoutException.class, timedOut -> Mono.empty()))
                 .collectList().block(within.multipliedBy(10));
@@ -568,9 +595,12 @@ class OperatorZooStressTest {
     }
 
     private void check(PoolState state) {
-        if (state.inUse() > MAX_SIZE || state.inUse() + state.idle() + state.creating() > MAX_SIZE
+        if (state.inUse() > lendable || state.inUse() + state.idle() + state.creating() > pool.config().engineSettings().maxSize()
                 || state.pending() < 0) {
             brokenInvariants.add(state.toString());
+        }
+        if (limiter.inFlight() > lendable || limiter.inFlight() < 0) {
+            brokenInvariants.add("permits held: " + limiter.inFlight() + " of a limit of at most " + lendable);
         }
     }
 
