@@ -17,7 +17,7 @@ import reactor.core.Disposable;
  *
  * <pre>{@code
  * AdaptiveLimit limit = AdaptiveLimit.between("orders-db", 1, 50);
- * SluicePool pool = SluicePool.builder(factory).maxSize(50).concurrencyLimit(limit).build();
+ * SluicePool pool = SluicePool.builder(factory).maxSize(50).concurrencyLimiter(limit).build();
  * }</pre>
  *
  * <p>How the limit is learnt: a window of leases (as many as the limit, at least 10) gives the current
