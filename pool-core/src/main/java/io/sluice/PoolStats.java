@@ -29,6 +29,9 @@ import java.util.Map;
  * @param useTime              total time those leases were held
  * @param leaksDetected        leases held past leakDetectionThreshold
  * @param destroyed            resources destroyed, by cause
+ * @param concurrencyLimit     what the pool's {@link ConcurrencyLimiter} says now (its limit, permits in
+ *                             flight and, for an {@link AdaptiveLimit}, its latencies and drops), or
+ *                             {@link ConcurrencyLimitStats#NONE} when the pool has none
  */
 public record PoolStats(
         int inUse, int idle, int pending, int creating, int max,
@@ -39,10 +42,23 @@ public record PoolStats(
         long created, Duration createTime, long creationFailures,
         long released, Duration useTime,
         long leaksDetected,
-        Map<DestroyCause, Long> destroyed) {
+        Map<DestroyCause, Long> destroyed,
+        ConcurrencyLimitStats concurrencyLimit) {
 
     public PoolStats {
         destroyed = Map.copyOf(destroyed);
+        java.util.Objects.requireNonNull(concurrencyLimit, "concurrencyLimit");
+    }
+
+    /** A snapshot of a pool without a concurrency limiter ({@link ConcurrencyLimitStats#NONE}). */
+    public PoolStats(int inUse, int idle, int pending, int creating, int max, long acquires, Duration acquireTime,
+            long waitedAcquires, Duration waitTime, long cancelledAcquires, long timedOutAcquires,
+            long admissionRefusals, long admissionWaits, Duration admissionWaitTime, long created,
+            Duration createTime, long creationFailures, long released, Duration useTime, long leaksDetected,
+            Map<DestroyCause, Long> destroyed) {
+        this(inUse, idle, pending, creating, max, acquires, acquireTime, waitedAcquires, waitTime,
+                cancelledAcquires, timedOutAcquires, admissionRefusals, admissionWaits, admissionWaitTime, created,
+                createTime, creationFailures, released, useTime, leaksDetected, destroyed, ConcurrencyLimitStats.NONE);
     }
 
     /** Resources destroyed for {@code cause}. */
@@ -55,7 +71,11 @@ public record PoolStats(
         return destroyed.values().stream().mapToLong(Long::longValue).sum();
     }
 
-    /** This snapshot and {@code other} added up, with {@code max} as the maximum. */
+    /**
+     * This snapshot and {@code other} added up, with {@code max} as the maximum. The concurrency limit is
+     * not added: shards share their pool's limiter, so it is this snapshot's (or {@code other}'s, when this
+     * one has none).
+     */
     public PoolStats plus(PoolStats other, int max) {
         Map<DestroyCause, Long> sum = new EnumMap<>(DestroyCause.class);
         for (DestroyCause cause : DestroyCause.values()) {
@@ -68,6 +88,7 @@ public record PoolStats(
                 admissionRefusals + other.admissionRefusals, admissionWaits + other.admissionWaits,
                 admissionWaitTime.plus(other.admissionWaitTime), created + other.created,
                 createTime.plus(other.createTime), creationFailures + other.creationFailures,
-                released + other.released, useTime.plus(other.useTime), leaksDetected + other.leaksDetected, sum);
+                released + other.released, useTime.plus(other.useTime), leaksDetected + other.leaksDetected, sum,
+                concurrencyLimit.limited() ? concurrencyLimit : other.concurrencyLimit);
     }
 }

@@ -10,6 +10,7 @@ import io.micrometer.core.instrument.binder.MeterBinder;
 import io.sluice.DestroyCause;
 import io.sluice.PoolStats;
 import io.sluice.TimingListener;
+import io.sluice.internal.limit.LimiterMeters;
 import io.sluice.r2dbc.SluicePool;
 import java.time.Duration;
 import java.util.Objects;
@@ -37,6 +38,14 @@ import java.util.function.ToLongFunction;
  * The meters named after OpenTelemetry's conventions ({@code db.client.connection.*}) also carry the
  * attribute those conventions require of them, {@code db.client.connection.pool.name} (the pool's name
  * again), so that dashboards built on the conventions find them.
+ *
+ * <p>A pool with a concurrency limiter ({@link io.sluice.r2dbc.SluicePoolBuilder#concurrencyLimiter}) also
+ * has {@code sluice.concurrency.limit} and {@code sluice.concurrency.in_flight}, and when the limiter is an
+ * {@link io.sluice.AdaptiveLimit}, {@code sluice.concurrency.latency.no_load} and
+ * {@code sluice.concurrency.latency.current} (time gauges, in seconds) and {@code sluice.concurrency.drops}.
+ * They are the pool's, not a shard's (its shards share the limiter): tagged {@code pool} and
+ * {@code limiter}, the limiter's name, so that a limiter shared by several pools is found under each. A
+ * pool without a limiter has none of them.
  *
  * <p>Counts (gauges and counters) carry no base unit, and timers are in seconds: a registry that appends
  * the base unit to the name, as Prometheus's does, renders {@code db_client_connection_count},
@@ -96,6 +105,7 @@ public final class SluicePoolMetrics implements MeterBinder {
         for (String shard : pool.shardStats().keySet()) {
             bindShard(registry, shard, Tags.of("pool", pool.name(), "shard", shard));
         }
+        LimiterMeters.bind(registry, pool, pool.name(), pool.config().engineSettings().concurrencyLimiter(), "sluice");
     }
 
     private void bindShard(MeterRegistry registry, String shard, Tags tags) {

@@ -3,6 +3,7 @@ package io.sluice.r2dbc;
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
 import io.r2dbc.spi.ConnectionFactoryMetadata;
+import io.sluice.ConcurrencyLimiter;
 import io.sluice.PoolState;
 import io.sluice.PoolStats;
 import io.sluice.TimingListener;
@@ -193,7 +194,8 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
 
     /**
      * A snapshot of the whole pool: what it holds now and what it has done since it started (acquires,
-     * waits, timeouts, admission, creations, destructions by cause, leaks), all shards added up.
+     * waits, timeouts, admission, creations, destructions by cause, leaks), all shards added up, and what
+     * its concurrency limiter says now ({@link PoolStats#concurrencyLimit()}).
      */
     public PoolStats stats() {
         Map<String, PoolStats> shards = shardStats();
@@ -211,8 +213,10 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
     public Map<String, PoolStats> shardStats() {
         Map<String, PoolStats> stats = new LinkedHashMap<>();
         LeaseEngine<PhysicalConnection> defaultShard = shards.defaultShard();
-        stats.put("", defaultShard.stats().snapshot(defaultShard.state()));
-        shards.declared().forEach((authority, shard) -> stats.put(authority, shard.stats().snapshot(shard.state())));
+        ConcurrencyLimiter limiter = config.engineSettings().concurrencyLimiter();
+        stats.put("", defaultShard.stats().snapshot(defaultShard.state(), limiter));
+        shards.declared().forEach((authority, shard) -> stats.put(authority, shard.stats().snapshot(shard.state(),
+                limiter)));
         if (config.onDemand() != null) {
             int inUse = 0;
             int idle = 0;
@@ -226,7 +230,7 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
                 creating += state.creating();
             }
             stats.put(ON_DEMAND, onDemandStats.snapshot(new PoolState(inUse, idle, pending, creating,
-                    config.globalMaxSize())));
+                    config.globalMaxSize()), limiter));
         }
         return stats;
     }

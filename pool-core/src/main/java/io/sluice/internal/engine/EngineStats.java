@@ -106,8 +106,13 @@ public final class EngineStats {
         destroyed[cause.ordinal()].increment();
     }
 
-    /** A snapshot: these counters with {@code state} as the current figures. */
+    /** A snapshot: these counters with {@code state} as the current figures, without a concurrency limiter. */
     public PoolStats snapshot(PoolState state) {
+        return snapshot(state, io.sluice.ConcurrencyLimiter.unlimited());
+    }
+
+    /** A snapshot: these counters with {@code state} as the current figures, and what {@code limiter} says now. */
+    public PoolStats snapshot(PoolState state, io.sluice.ConcurrencyLimiter limiter) {
         Map<DestroyCause, Long> byCause = new EnumMap<>(DestroyCause.class);
         for (DestroyCause cause : DestroyCause.values()) {
             byCause.put(cause, destroyed[cause.ordinal()].sum());
@@ -116,7 +121,8 @@ public final class EngineStats {
                 acquires.sum(), Duration.ofNanos(acquireNanos.sum()), waited.sum(), Duration.ofNanos(waitNanos.sum()),
                 cancelled.sum(), timedOut.sum(), admissionRefusals.sum(), admissionWaits.sum(),
                 Duration.ofNanos(admissionWaitNanos.sum()), created.sum(), Duration.ofNanos(createNanos.sum()),
-                creationFailures.sum(), released.sum(), Duration.ofNanos(useNanos.sum()), leaks.sum(), byCause);
+                creationFailures.sum(), released.sum(), Duration.ofNanos(useNanos.sum()), leaks.sum(), byCause,
+                io.sluice.ConcurrencyLimitStats.of(limiter));
     }
 
     /** Two listeners, each told everything; the first one's failure does not keep it from the second. */
