@@ -17,6 +17,6 @@ final class Invalidation<R> extends Mono<Void> {
 
     @Override
     public void subscribe(CoreSubscriber<? super Void> actual) {
-        lease.giveBack(true, actual);
+        lease.giveBack(true, null, actual);
     }
 }

@@ -29,6 +29,13 @@ public final class Lease<R> extends Mono<Void> {
     static final int INVALIDATED = 3;
     /** Returned by the pool after Reactor dropped its handle on the way: for the limiter, no sample. */
     static final int DROPPED = 4;
+    /**
+     * Released by a borrower that said how its work ended ({@link #release(ConcurrencyLimiter.Outcome)}):
+     * {@code RELEASED_AS + outcome.ordinal()}, so that the state alone tells the limiter, with no field
+     * for it in every lease.
+     */
+    static final int RELEASED_AS = 8;
+    private static final ConcurrencyLimiter.Outcome[] OUTCOMES = ConcurrencyLimiter.Outcome.values();
 
     final LeaseEngine<R> engine;
     final Slot<R> slot;
@@ -93,18 +100,34 @@ public final class Lease<R> extends Mono<Void> {
         return this;
     }
 
+    /**
+     * The same as {@link #release()}, except that the concurrency limiter learns {@code outcome} instead of
+     * SUCCESS: for a borrower that knows better than the pool how its work ended (a gRPC call that closed
+     * with DEADLINE_EXCEEDED gives its channel back in good health, yet its permit back as a TIMEOUT).
+     */
+    public Mono<Void> release(ConcurrencyLimiter.Outcome outcome) {
+        java.util.Objects.requireNonNull(outcome, "outcome");
+        return new Mono<>() {
+            @Override
+            public void subscribe(CoreSubscriber<? super Void> actual) {
+                giveBack(false, outcome, actual);
+            }
+        };
+    }
+
     /** Subscribing is releasing (see {@link #release()}). */
     @Override
     public void subscribe(CoreSubscriber<? super Void> actual) {
-        giveBack(false, actual);
+        giveBack(false, null, actual);
     }
 
     /**
      * Ends the lease for its holder and gives the resource back ({@code destroy}: to be destroyed),
      * completing {@code actual} when that is done; only the first call acts, later ones complete at once.
+     * {@code outcome}, when not null, is what the concurrency limiter learns.
      */
-    void giveBack(boolean destroy, CoreSubscriber<? super Void> actual) {
-        if (!end(destroy ? INVALIDATED : RELEASED)) {
+    void giveBack(boolean destroy, ConcurrencyLimiter.Outcome outcome, CoreSubscriber<? super Void> actual) {
+        if (!end(destroy ? INVALIDATED : outcome == null ? RELEASED : releasedAs(outcome))) {
             Operators.complete(actual);
             return;
         }
@@ -132,9 +155,10 @@ public final class Lease<R> extends Mono<Void> {
     }
 
     /**
-     * Ends the lease for its holder ({@code how}: RELEASED, INVALIDATED, DROPPED or TAKEN_BACK); true only
-     * for the first caller. A lease taken back gives its concurrency permit back now; the others when their
-     * resource is settled ({@link #permitBack}), which reads from {@code how} how the lease ended.
+     * Ends the lease for its holder ({@code how}: RELEASED or RELEASED_AS + an outcome, INVALIDATED, DROPPED
+     * or TAKEN_BACK); true only for the first caller. A lease taken back gives its concurrency permit back
+     * now; the others when their resource is settled ({@link #permitBack}), which reads from {@code how} how
+     * the lease ended.
      */
     boolean end(int how) {
         if (!STATE.compareAndSet(this, HELD, how)) {
@@ -163,10 +187,21 @@ public final class Lease<R> extends Mono<Void> {
         }
         int how = state;
         if (how != TAKEN_BACK) {
-            engine.limiter.release(now, now - acquiredAt, inFlightAtGrant,
-                    how == INVALIDATED || how == RELEASED && resourceFailed ? ConcurrencyLimiter.Outcome.ERROR
-                    : how == RELEASED ? ConcurrencyLimiter.Outcome.SUCCESS : ConcurrencyLimiter.Outcome.IGNORED);
+            engine.limiter.release(now, now - acquiredAt, inFlightAtGrant, outcome(how, resourceFailed));
         }
+    }
+
+    private static int releasedAs(ConcurrencyLimiter.Outcome outcome) {
+        return RELEASED_AS + outcome.ordinal();
+    }
+
+    /** What the limiter learns from a lease that ended {@code how} (not TAKEN_BACK). */
+    private static ConcurrencyLimiter.Outcome outcome(int how, boolean resourceFailed) {
+        if (how == INVALIDATED || resourceFailed && how != DROPPED) {
+            return ConcurrencyLimiter.Outcome.ERROR;
+        }
+        return how == RELEASED ? ConcurrencyLimiter.Outcome.SUCCESS
+                : how >= RELEASED_AS ? OUTCOMES[how - RELEASED_AS] : ConcurrencyLimiter.Outcome.IGNORED;
     }
 
     /** A lease made for a hand-over that did not happen: it ends unseen, and its permit goes back unlearnt. */
