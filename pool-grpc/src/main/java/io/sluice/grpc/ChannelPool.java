@@ -10,6 +10,7 @@ import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
+import io.sluice.ConcurrencyLimitStats;
 import io.sluice.PoolState;
 import io.sluice.internal.engine.EngineSettings;
 import io.sluice.internal.engine.LeaseEngine;
@@ -123,7 +124,7 @@ public final class ChannelPool {
                 nanos(config.maxIdleTime()), nanos(config.maxLifetime()), config.lifetimeJitter(),
                 nanos(config.housekeepingInterval()), EngineSettings.LONGEST_NANOS, 0, Duration.ofSeconds(1).toNanos(),
                 Duration.ofSeconds(5).toNanos(), 0, config.growAtLoad(), config.shrinkBelowLoad(),
-                config.acquireLimiter(), config.createLimiter(), config.clock());
+                config.acquireLimiter(), config.createLimiter(), config.clock(), config.concurrencyLimiter());
         Reconnector reconnector = new Reconnector(ofAuthority, config.clock(),
                 nanos(config.reconnectBackoffInitial()), nanos(config.reconnectBackoffMax()),
                 counters.reconnectsAsked);
@@ -237,7 +238,8 @@ public final class ChannelPool {
         return new ChannelPoolStats(authority, ready + connecting + idle + failing, ready, connecting, idle, failing,
                 state.inUse(), state.pending(), state.creating(), counters.created.sum(), counters.retired.sum(),
                 counters.replacedUnhealthy.sum(), counters.reconnectsAsked.sum(), counters.callsStarted.sum(),
-                counters.callsWaited.sum(), Duration.ofNanos(counters.queueWaitNanos.sum()), channels.size());
+                counters.callsWaited.sum(), Duration.ofNanos(counters.queueWaitNanos.sum()), channels.size(),
+                ConcurrencyLimitStats.of(config.concurrencyLimiter()));
     }
 
     /** The pool's own counters, which outlive every authority: what its monotonic meters read. */

@@ -2,6 +2,7 @@ package io.sluice.grpc;
 
 import io.grpc.ManagedChannel;
 import io.sluice.AdmissionLimiter;
+import io.sluice.ConcurrencyLimiter;
 import io.sluice.internal.engine.ConfigRules;
 import io.sluice.internal.engine.PoolClock;
 import java.time.Duration;
@@ -55,6 +56,7 @@ public final class ChannelPoolBuilder {
     private Duration onDemandIdle = DEFAULT_SHARDS_ON_DEMAND_RETIRE_AFTER_IDLE;
     private AdmissionLimiter acquireLimiter = AdmissionLimiter.unlimited();
     private AdmissionLimiter createLimiter = AdmissionLimiter.unlimited();
+    private ConcurrencyLimiter concurrencyLimiter = ConcurrencyLimiter.unlimited();
     private PoolClock clock = PoolClock.system();
 
     ChannelPoolBuilder(Function<String, ManagedChannel> factory) {
@@ -235,6 +237,25 @@ public final class ChannelPoolBuilder {
         return this;
     }
 
+    /**
+     * Caps the calls in flight at once across every authority of this pool (and every pool, R2DBC or gRPC,
+     * given the same instance): one permit per call, taken before the call starts and given back when it
+     * closes. A call above the limit waits in the pool's queue, first come first served, within its
+     * deadline; one whose deadline passes there closes with DEADLINE_EXCEEDED and counts as a drop.
+     * An {@link io.sluice.AdaptiveLimit} learns the limit from each call's duration and status: OK and the
+     * application's own statuses are successes, DEADLINE_EXCEEDED a timeout, UNAVAILABLE,
+     * RESOURCE_EXHAUSTED, INTERNAL and UNKNOWN errors; a call its caller cancelled teaches nothing.
+     *
+     * <pre>{@code
+     * AdaptiveLimit upstream = AdaptiveLimit.between("orders", 4, 200);
+     * ChannelPool pool = ChannelPool.builder(factory).concurrencyLimiter(upstream).build();
+     * }</pre>
+     */
+    public ChannelPoolBuilder concurrencyLimiter(ConcurrencyLimiter limiter) {
+        this.concurrencyLimiter = Objects.requireNonNull(limiter, "concurrencyLimiter");
+        return this;
+    }
+
     /** Time and timers for the pool's decisions; a {@code VirtualTimeScheduler} in tests. */
     public ChannelPoolBuilder clock(Scheduler scheduler) {
         this.clock = PoolClock.of(scheduler);
@@ -261,6 +282,7 @@ public final class ChannelPoolBuilder {
                 maxConcurrentCallsPerChannel, grow, shrink, acquireTimeout, callTimeout, failWhenFull, maxLifetime,
                 lifetimeJitter, maxIdleTime, createTimeout, replaceFailingAfter, reconnectBackoffInitial,
                 reconnectBackoffMax, housekeepingInterval,
-                java.util.List.copyOf(shards), onDemandLimit, onDemandIdle, acquireLimiter, createLimiter, clock));
+                java.util.List.copyOf(shards), onDemandLimit, onDemandIdle, acquireLimiter, createLimiter, clock,
+                concurrencyLimiter));
     }
 }

@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.binder.MeterBinder;
+import io.sluice.internal.limit.LimiterMeters;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
@@ -23,6 +24,11 @@ import java.util.function.ToDoubleFunction;
  * the pool itself, so they never go back when a shard retires. Counts carry no base unit and the timer
  * is in seconds, so that a registry that appends the base unit to the name, as Prometheus's does, renders
  * {@code sluice_grpc_calls_active} and {@code sluice_grpc_queue_wait_seconds_count}.
+ *
+ * <p>With a concurrency limiter ({@link ChannelPoolBuilder#concurrencyLimiter}), tagged {@code pool} and
+ * {@code limiter} (its name): {@code sluice.grpc.concurrency.limit} and {@code .in_flight}, and for an
+ * {@link io.sluice.AdaptiveLimit} {@code .latency.no_load}, {@code .latency.current} (seconds) and
+ * {@code .drops}, named as the R2DBC pool's {@code sluice.concurrency.*} meters are.
  */
 public final class ChannelPoolMetrics implements MeterBinder {
 
@@ -69,6 +75,7 @@ public final class ChannelPoolMetrics implements MeterBinder {
         FunctionTimer.builder("sluice.grpc.queue.wait", pool, p -> p.counters().callsWaited.sum(),
                         p -> p.counters().queueWaitNanos.sum(), TimeUnit.NANOSECONDS)
                 .tags(poolTag).description("Time calls waited in the pool's queue for a channel").register(registry);
+        LimiterMeters.bind(registry, pool, pool.config().name(), pool.config().concurrencyLimiter(), "sluice.grpc");
     }
 
     private static ChannelPoolStats stats(ChannelPool pool, String shard) {

@@ -1,5 +1,6 @@
 package io.sluice.grpc;
 
+import io.sluice.ConcurrencyLimitStats;
 import java.time.Duration;
 
 /**
@@ -24,11 +25,27 @@ import java.time.Duration;
  * @param callsThatWaited     calls that waited in the queue
  * @param queueWait           the time those calls waited, in all
  * @param channelsNotTerminated channels made and not yet terminated (taking calls, or draining)
+ * @param concurrencyLimit    what the pool's {@link io.sluice.ConcurrencyLimiter} says now (the same for every
+ *                            authority: the limit spans them), or {@link ConcurrencyLimitStats#NONE}
  */
 public record ChannelPoolStats(String authority, int channels, int ready, int connecting, int idle,
         int transientFailure, int callsInFlight, int callsQueued, int channelsBeingMade, long channelsCreated,
         long channelsRetired, long replacedUnhealthy, long reconnectsAsked, long calls, long callsThatWaited,
-        Duration queueWait, int channelsNotTerminated) {
+        Duration queueWait, int channelsNotTerminated, ConcurrencyLimitStats concurrencyLimit) {
+
+    public ChannelPoolStats {
+        java.util.Objects.requireNonNull(concurrencyLimit, "concurrencyLimit");
+    }
+
+    /** A snapshot of a pool without a concurrency limiter ({@link ConcurrencyLimitStats#NONE}). */
+    public ChannelPoolStats(String authority, int channels, int ready, int connecting, int idle,
+            int transientFailure, int callsInFlight, int callsQueued, int channelsBeingMade, long channelsCreated,
+            long channelsRetired, long replacedUnhealthy, long reconnectsAsked, long calls, long callsThatWaited,
+            Duration queueWait, int channelsNotTerminated) {
+        this(authority, channels, ready, connecting, idle, transientFailure, callsInFlight, callsQueued,
+                channelsBeingMade, channelsCreated, channelsRetired, replacedUnhealthy, reconnectsAsked, calls,
+                callsThatWaited, queueWait, channelsNotTerminated, ConcurrencyLimitStats.NONE);
+    }
 
     /** These and {@code other}'s channels and calls together, under {@code authority}; the counters are the pool's. */
     ChannelPoolStats plus(ChannelPoolStats other, String authority) {
@@ -36,6 +53,6 @@ public record ChannelPoolStats(String authority, int channels, int ready, int co
                 connecting + other.connecting, idle + other.idle, transientFailure + other.transientFailure,
                 callsInFlight + other.callsInFlight, callsQueued + other.callsQueued,
                 channelsBeingMade + other.channelsBeingMade, channelsCreated, channelsRetired, replacedUnhealthy,
-                reconnectsAsked, calls, callsThatWaited, queueWait, channelsNotTerminated);
+                reconnectsAsked, calls, callsThatWaited, queueWait, channelsNotTerminated, concurrencyLimit);
     }
 }

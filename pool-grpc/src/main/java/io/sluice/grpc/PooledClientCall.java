@@ -7,6 +7,7 @@ import io.grpc.ForwardingClientCallListener;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
+import io.sluice.ConcurrencyLimiter;
 import io.sluice.internal.engine.Lease;
 import io.sluice.internal.engine.PoolClock;
 import java.lang.ref.Cleaner;
@@ -37,7 +38,9 @@ import reactor.util.context.Context;
  * channel. If a replayed step throws, the steps after it are dropped and the call closes with a status
  * its listener sees: CANCELLED carrying the error once the real call has started, INTERNAL before. The
  * lease is released exactly once: when the call closes, when {@code start()} throws, when the call is
- * cancelled before it starts, or when it is collected without having started.
+ * cancelled before it starts, or when it is collected without having started. Only the first tells the
+ * pool's concurrency limiter anything: the closing status, as {@link StatusMapping#outcomeOf} reads it;
+ * the others end a call that never ran, which teaches the limiter nothing.
  */
 final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
         implements CoreSubscriber<Lease<PooledChannel>> {
@@ -340,6 +343,16 @@ final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
         }
     }
 
+    /** Whether the caller cancelled the call, by {@link #cancel} or through its gRPC Context. */
+    private boolean cancelledByCaller() {
+        synchronized (this) {
+            if (cancelled) {
+                return true;
+            }
+        }
+        return grpcContext.isCancelled();
+    }
+
     @Override
     public boolean isReady() {
         ClientCall<ReqT, RespT> call = passThrough;
@@ -390,7 +403,13 @@ final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
             started = true;
         }
 
+        /** Gives the lease back, teaching the concurrency limiter nothing: the call never ran to its end. */
         void release() {
+            release(ConcurrencyLimiter.Outcome.IGNORED);
+        }
+
+        /** Gives the lease back, telling the concurrency limiter how the call ended. */
+        void release(ConcurrencyLimiter.Outcome outcome) {
             Lease<PooledChannel> toRelease;
             synchronized (this) {
                 if (released || lease == null) {
@@ -399,7 +418,7 @@ final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
                 released = true;
                 toRelease = lease;
             }
-            toRelease.release().subscribe();
+            toRelease.release(outcome).subscribe();
         }
 
         /** Run by the Cleaner once the call is unreachable: a call that never started never closes. */
@@ -424,7 +443,7 @@ final class PooledClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT>
 
         @Override
         public void onClose(Status status, Metadata trailers) {
-            held.release();
+            held.release(StatusMapping.outcomeOf(status, cancelledByCaller()));
             super.onClose(status, trailers);
         }
     }

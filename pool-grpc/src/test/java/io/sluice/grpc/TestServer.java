@@ -39,7 +39,8 @@ import java.util.function.UnaryOperator;
  * A gRPC server on 127.0.0.1 for the pool's tests, with plain-string methods (no generated code):
  * {@code Sleep} answers after the number of milliseconds it is sent, {@code Deadline} answers how many
  * milliseconds were left of the call's deadline when it arrived, {@code Hang} answers when the test
- * releases it, {@code Count} streams the numbers up to what it is sent. It counts the calls in flight on
+ * releases it (and remembers what it was sent, in order), {@code Count} streams the numbers up to what it
+ * is sent, {@code Fail} closes with the status code it is sent (say {@code "UNAVAILABLE"}). It counts the calls in flight on
  * each client connection and remembers the most it saw.
  */
 final class TestServer implements AutoCloseable {
@@ -63,6 +64,7 @@ final class TestServer implements AutoCloseable {
     static final MethodDescriptor<String, String> SLEEP = unaryMethod("Sleep");
     static final MethodDescriptor<String, String> DEADLINE = unaryMethod("Deadline");
     static final MethodDescriptor<String, String> HANG = unaryMethod("Hang");
+    static final MethodDescriptor<String, String> FAIL = unaryMethod("Fail");
     static final MethodDescriptor<String, String> COUNT = MethodDescriptor.<String, String>newBuilder()
             .setType(MethodDescriptor.MethodType.SERVER_STREAMING)
             .setFullMethodName(MethodDescriptor.generateFullMethodName("sluice.Test", "Count"))
@@ -79,6 +81,8 @@ final class TestServer implements AutoCloseable {
     private final Map<SocketAddress, AtomicInteger> inFlight = new ConcurrentHashMap<>();
     private final Map<SocketAddress, AtomicInteger> mostInFlight = new ConcurrentHashMap<>();
     final CopyOnWriteArrayList<StreamObserver<String>> hanging = new CopyOnWriteArrayList<>();
+    /** What each {@code Hang} call was sent, in the order they arrived. */
+    final CopyOnWriteArrayList<String> hangRequests = new CopyOnWriteArrayList<>();
     final AtomicInteger hangsCancelled = new AtomicInteger();
     volatile CountDownLatch hangCancelled = new CountDownLatch(1);
     private final Server server;
@@ -109,12 +113,15 @@ final class TestServer implements AutoCloseable {
                     response.onCompleted();
                 }))
                 .addMethod(HANG, ServerCalls.asyncUnaryCall((request, response) -> {
+                    hangRequests.add(request);
                     hanging.add(response);
                     Context.current().addListener(context -> {
                         hangsCancelled.incrementAndGet();
                         hangCancelled.countDown();
                     }, Runnable::run);
                 }))
+                .addMethod(FAIL, ServerCalls.<String, String>asyncUnaryCall((request, response) ->
+                        response.onError(Status.fromCode(Status.Code.valueOf(request)).asRuntimeException())))
                 .addMethod(COUNT, ServerCalls.asyncServerStreamingCall((request, response) -> {
                     for (int i = 1; i <= Integer.parseInt(request); i++) {
                         response.onNext(String.valueOf(i));
@@ -135,6 +142,13 @@ final class TestServer implements AutoCloseable {
             }
         }
         hanging.clear();
+    }
+
+    /** Answers the hanging call that arrived first. */
+    void releaseOldestHanging() {
+        StreamObserver<String> response = hanging.remove(0);
+        response.onNext("released");
+        response.onCompleted();
     }
 
     /** The most calls in flight the server saw on any one client connection. */
