@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 import reactor.core.Disposable;
 
 /**
@@ -24,9 +25,10 @@ import reactor.core.Disposable;
  * latency, its mean hold time; the no-load latency follows faster windows quickly and slower ones only on
  * evidence that the database itself became slower. At each window's end the limit moves towards
  * {@code gradient × limit + sqrt(limit)}, where the gradient ({@code 1.5 × noLoad / current}, between 0.5
- * and 1) is 1 while there is no queueing, smoothed over about five windows. A timeout or an error cuts it
- * by 10 % at once, at most once per round of leases. It rises only while the pool uses at least half of
- * it. The hold time of a lease is what it measures, so it suits pools whose leases run their queries and
+ * and 1) is 1 while there is no queueing, smoothed over about five windows. A lease that ends in a timeout
+ * or an error (a connection found broken, a gRPC call closed with DEADLINE_EXCEEDED or UNAVAILABLE) cuts it
+ * by 10 % at once, at most once per round of leases; an acquire that times out waiting in the pool's queue
+ * does not (see {@link #dropped}). It rises only while the pool uses at least half of it. The hold time of a lease is what it measures, so it suits pools whose leases run their queries and
  * go back; a lease held idle (a long interactive transaction) reads as a slow one.
  *
  * <p>Thread-safe and shareable: pools and shards that share one instance share one limit. Taking and
@@ -39,6 +41,7 @@ public final class AdaptiveLimit implements ConcurrencyLimiter {
     private final ConcurrencyEstimate estimate;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final CopyOnWriteArrayList<Runnable> onRelease = new CopyOnWriteArrayList<>();
+    private final LongAdder queueTimeouts = new LongAdder();
 
     private AdaptiveLimit(String name, ConcurrencyEstimate estimate) {
         this.name = name;
@@ -88,9 +91,15 @@ public final class AdaptiveLimit implements ConcurrencyLimiter {
         }
     }
 
+    /**
+     * Counts an acquire that gave up in a pool's queue, and teaches the limit nothing: that wait is the
+     * limit's own doing, not the database's. Cutting the limit for it would ratchet it down to its floor
+     * under any sustained overload, where some acquires time out whatever the limit is, and the database
+     * would then idle while the queue overflows. Overload at the database shows in the hold times.
+     */
     @Override
     public void dropped(long nowNanos, long waitedNanos, Outcome outcome) {
-        estimate.onSample(nowNanos, waitedNanos, inFlight.get(), sample(outcome));
+        queueTimeouts.increment();
     }
 
     private void wake() {
@@ -155,6 +164,14 @@ public final class AdaptiveLimit implements ConcurrencyLimiter {
         return estimate.drops();
     }
 
+    /**
+     * How many acquires ran out of time waiting for a permit in the queue of a pool that uses this limit.
+     * They do not lower the limit (see {@link #dropped}); they are what the limit kept from the database.
+     */
+    public long queueTimeouts() {
+        return queueTimeouts.sum();
+    }
+
     @Override
     public String name() {
         return name;
@@ -164,6 +181,6 @@ public final class AdaptiveLimit implements ConcurrencyLimiter {
     public String toString() {
         return "AdaptiveLimit[" + name + ": limit " + limit() + ", in flight " + inFlight() + ", no-load "
                 + noLoadLatency().toNanos() / 1_000 + " µs, current " + currentLatency().toNanos() / 1_000
-                + " µs, drops " + drops() + "]";
+                + " µs, drops " + drops() + ", queue timeouts " + queueTimeouts() + "]";
     }
 }

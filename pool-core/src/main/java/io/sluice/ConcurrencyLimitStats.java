@@ -22,15 +22,17 @@ import java.util.Objects;
  *                       {@code ZERO} for other limiters
  * @param currentLatency for an {@link AdaptiveLimit}, the mean hold time of its last window of leases;
  *                       {@code ZERO} for other limiters
- * @param drops          for an {@link AdaptiveLimit}, how many times a timeout or an error cut its limit;
- *                       0 for other limiters
+ * @param drops          for an {@link AdaptiveLimit}, how many times a lease's timeout or error cut its
+ *                       limit; 0 for other limiters
+ * @param queueTimeouts  for an {@link AdaptiveLimit}, how many acquires ran out of time waiting for a
+ *                       permit (they do not lower the limit); 0 for other limiters
  */
 public record ConcurrencyLimitStats(String limiter, int limit, int inFlight, Duration noLoadLatency,
-        Duration currentLatency, long drops) {
+        Duration currentLatency, long drops, long queueTimeouts) {
 
     /** What a pool without a concurrency limiter shows: no limit, nothing counted. */
     public static final ConcurrencyLimitStats NONE = new ConcurrencyLimitStats(
-            ConcurrencyLimiter.unlimited().name(), Integer.MAX_VALUE, 0, Duration.ZERO, Duration.ZERO, 0);
+            ConcurrencyLimiter.unlimited().name(), Integer.MAX_VALUE, 0, Duration.ZERO, Duration.ZERO, 0, 0);
 
     public ConcurrencyLimitStats {
         Objects.requireNonNull(limiter, "limiter");
@@ -45,10 +47,11 @@ public record ConcurrencyLimitStats(String limiter, int limit, int inFlight, Dur
         }
         if (limiter instanceof AdaptiveLimit adaptive) {
             return new ConcurrencyLimitStats(adaptive.name(), adaptive.limit(), adaptive.inFlight(),
-                    adaptive.noLoadLatency(), adaptive.currentLatency(), adaptive.drops());
+                    adaptive.noLoadLatency(), adaptive.currentLatency(), adaptive.drops(),
+                    adaptive.queueTimeouts());
         }
         return new ConcurrencyLimitStats(limiter.name(), limiter.limit(), limiter.inFlight(), Duration.ZERO,
-                Duration.ZERO, 0);
+                Duration.ZERO, 0, 0);
     }
 
     /** Whether the pool has a concurrency limiter: false only for {@link #NONE}. */
@@ -57,8 +60,8 @@ public record ConcurrencyLimitStats(String limiter, int limit, int inFlight, Dur
     }
 
     /**
-     * One line for logs: {@code orders-db: limit 12, in flight 3, no-load 1.2 ms, current 1.5 ms, drops 0},
-     * or {@code unlimited}.
+     * One line for logs: {@code orders-db: limit 12, in flight 3, no-load 1.2 ms, current 1.5 ms, drops 0,
+     * queue timeouts 0}, or {@code unlimited}.
      */
     @Override
     public String toString() {
@@ -66,7 +69,7 @@ public record ConcurrencyLimitStats(String limiter, int limit, int inFlight, Dur
             return limiter;
         }
         return limiter + ": limit " + limit + ", in flight " + inFlight + ", no-load " + millis(noLoadLatency)
-                + ", current " + millis(currentLatency) + ", drops " + drops;
+                + ", current " + millis(currentLatency) + ", drops " + drops + ", queue timeouts " + queueTimeouts;
     }
 
     private static String millis(Duration duration) {

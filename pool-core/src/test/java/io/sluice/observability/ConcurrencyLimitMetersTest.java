@@ -10,6 +10,10 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.r2dbc.spi.Connection;
+import io.r2dbc.spi.R2dbcNonTransientResourceException;
+import io.r2dbc.spi.Wrapped;
+import io.sluice.testing.FakeConnection;
+import reactor.test.StepVerifier;
 import io.sluice.AdaptiveLimit;
 import io.sluice.ConcurrencyLimiter;
 import io.sluice.micrometer.SluicePoolMetrics;
@@ -57,11 +61,23 @@ class ConcurrencyLimitMetersTest {
         assertThat(seconds("sluice.concurrency.latency.current")).isEqualTo(0.005);
         assertThat(seconds("sluice.concurrency.latency.no_load")).isEqualTo(0.005);
 
-        // Every permit held, and one more acquire runs out of time in the queue: a drop, and the limit falls.
+        // Every permit held, and one more acquire runs out of time in the queue: that is the limit's own
+        // doing, so it is counted but changes nothing.
         List<Connection> held = holdAll(pool, 20);
         TestSubscriber<Connection> late = acquire(pool.create());
         observed.advance(Duration.ofSeconds(1));
         assertThat(late.isTerminatedError()).isTrue();
+        assertThat(limit.queueTimeouts()).isEqualTo(1);
+        assertThat(drops()).isZero();
+        assertThat(gauge("sluice.concurrency.limit")).isEqualTo(20);
+
+        // A lease whose connection turned out broken is a drop, and the limit falls.
+        Connection broken = held.remove(0);
+        @SuppressWarnings("unchecked")
+        FakeConnection fake = (FakeConnection) ((Wrapped<Connection>) broken).unwrap();
+        fake.commitError = new R2dbcNonTransientResourceException("terminating connection", "57P01");
+        StepVerifier.create(broken.commitTransaction()).expectError().verify(Duration.ofSeconds(1));
+        ObservedPool.close(broken);
         held.forEach(ObservedPool::close);
 
         assertThat(drops()).isEqualTo(1);

@@ -241,7 +241,8 @@ public final class ChannelPoolBuilder {
      * Caps the calls in flight at once across every authority of this pool (and every pool, R2DBC or gRPC,
      * given the same instance): one permit per call, taken before the call starts and given back when it
      * closes. A call above the limit waits in the pool's queue, first come first served, within its
-     * deadline; one whose deadline passes there closes with DEADLINE_EXCEEDED and counts as a drop.
+     * deadline; one whose deadline passes there closes with DEADLINE_EXCEEDED and is counted as a queue
+     * timeout.
      * An {@link io.sluice.AdaptiveLimit} learns the limit from each call's duration and status: OK and the
      * application's own statuses are successes, DEADLINE_EXCEEDED a timeout, UNAVAILABLE,
      * RESOURCE_EXHAUSTED, INTERNAL and UNKNOWN errors; a call its caller cancelled teaches nothing.

@@ -27,8 +27,9 @@ import java.util.function.ToDoubleFunction;
  *
  * <p>With a concurrency limiter ({@link ChannelPoolBuilder#concurrencyLimiter}), tagged {@code pool} and
  * {@code limiter} (its name): {@code sluice.grpc.concurrency.limit} and {@code .in_flight}, and for an
- * {@link io.sluice.AdaptiveLimit} {@code .latency.no_load}, {@code .latency.current} (seconds) and
- * {@code .drops}, named as the R2DBC pool's {@code sluice.concurrency.*} meters are.
+ * {@link io.sluice.AdaptiveLimit} {@code .latency.no_load}, {@code .latency.current} (seconds),
+ * {@code .drops} and {@code .queue_timeouts}, named as the R2DBC pool's {@code sluice.concurrency.*}
+ * meters are.
  */
 public final class ChannelPoolMetrics implements MeterBinder {
 

@@ -71,7 +71,9 @@ class ChannelConcurrencyLimitTest {
             await(() -> server.hangRequests.size() == arrived);
             assertThat(server.hanging).as("at the server after %d answered", answered).hasSize(2);
         }
-        assertThat(server.hangRequests).containsExactly("call 0", "call 1", "call 2", "call 3", "call 4");
+        // The first two start at once and may reach the server in either order; the waiters go on in theirs.
+        assertThat(server.hangRequests.subList(0, 2)).containsExactlyInAnyOrder("call 0", "call 1");
+        assertThat(server.hangRequests.subList(2, 5)).containsExactly("call 2", "call 3", "call 4");
         assertThat(server.mostInFlightOnOneConnection()).isEqualTo(2);
         server.releaseHanging();
         await(() -> limit.inFlight() == 0);

@@ -22,7 +22,8 @@ public final class LimiterMeters {
     /**
      * The meters of a pool's concurrency limiter, if it has one: {@code <prefix>.concurrency.limit} and
      * {@code .in_flight} (gauges), and for an {@link AdaptiveLimit} {@code .latency.no_load} and
-     * {@code .latency.current} (time gauges, in seconds) and {@code .drops} (a counter). Tagged {@code pool}
+     * {@code .latency.current} (time gauges, in seconds), {@code .drops} and {@code .queue_timeouts}
+     * (counters). Tagged {@code pool}
      * and {@code limiter} (the limiter's name), not {@code shard}: every shard of a pool shares its limiter,
      * and a limiter shared by several pools shows under each pool's tag with the same {@code limiter}.
      * Nothing is registered for {@link ConcurrencyLimiter#unlimited()}.
@@ -51,7 +52,10 @@ public final class LimiterMeters {
                     .tags(tags).description("The mean hold time of the adaptive limit's last window of leases")
                     .register(registry);
             FunctionCounter.builder(name + "drops", owner, o -> adaptive.drops()).tags(tags)
-                    .description("Times a timeout or an error cut the adaptive limit").register(registry);
+                    .description("Times a lease's timeout or error cut the adaptive limit").register(registry);
+            FunctionCounter.builder(name + "queue_timeouts", owner, o -> adaptive.queueTimeouts()).tags(tags)
+                    .description("Acquires that ran out of time waiting for a permit of the adaptive limit")
+                    .register(registry);
         }
     }
 }
