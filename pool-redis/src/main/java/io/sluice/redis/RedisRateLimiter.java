@@ -39,7 +39,7 @@ import reactor.util.Loggers;
  * with one script call and keeps them in a local reservoir ({@link RateReservoir}) together with the time
  * each becomes usable. {@link #tryAcquire()} and {@link #reserve(long)} answer from the reservoir with one
  * CAS, and ask for the next chunk in the background (at most one call in flight) as soon as the slots
- * held are fewer than half a chunk and end less than a lookahead of {@code max(20 ms, 2 × batch / rate)}
+ * held are fewer than half a chunk and end less than a lookahead of {@code max(50 ms, 2 × batch / rate)}
  * from now, so a busy instance
  * finds its next chunk there before it needs it: with a chunk of 20, 19 permits in 20 cost no round trip.
  * When the reservoir is empty (the first acquire, or one after a pause) {@code reserve} promises a permit
@@ -56,7 +56,8 @@ import reactor.util.Loggers;
  * than {@code S} after it), the burst, and the permits promised before their chunk arrived. At 2,000/s, a
  * burst of 20, 3 instances and a millisecond's latency, that is 122 permits over the rate in any window:
  * 0.6 % of 10 s. The other way, an instance that takes a chunk and then goes quiet lets up to a chunk and
- * a lookahead of the fleet's slots expire unused, so a fleet at the limit may admit slightly less.
+ * a lookahead of the fleet's slots expire unused, and slots nobody asked for in time (every instance
+ * paused longer than the lookahead) pass unused, so a fleet at the limit may admit slightly less.
  *
  * <h2>When Redis is unreachable or slow</h2>
  *
@@ -82,7 +83,7 @@ public final class RedisRateLimiter implements AdmissionLimiter, AutoCloseable {
 
     /** A slot unused this long after its time is dropped: the S of the error bound. */
     static final long STALE_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
-    private static final long MIN_LOOKAHEAD_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+    private static final long MIN_LOOKAHEAD_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
     private static final long FIRST_PROBE_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     private static final long LAST_PROBE_NANOS = TimeUnit.SECONDS.toNanos(5);
     /** Before any reply, the promised wait assumes a round trip of this (a local network's few hundred µs, doubled). */
@@ -179,9 +180,9 @@ public final class RedisRateLimiter implements AdmissionLimiter, AutoCloseable {
             localHits.increment();
             return true;
         }
-        if (degraded && fallback.tryAcquire()) {
+        if (degraded) {
             fallbackDecisions.increment();
-            return true;
+            return fallback.tryAcquire();
         }
         return false;
     }
