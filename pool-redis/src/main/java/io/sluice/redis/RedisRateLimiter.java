@@ -44,7 +44,8 @@ import reactor.util.Loggers;
  * finds its next chunk there before it needs it: with a chunk of 20, 19 permits in 20 cost no round trip.
  * When the reservoir is empty (the first acquire, or one after a pause) {@code reserve} promises a permit
  * of the chunk on its way, with the wait the last reply suggests; an instance owes at most its share of
- * the burst this way.
+ * the burst this way. An instance takes at most about {@code batch} permits per round trip: the default
+ * chunk leaves room for {@code 20 ms / round trip} times its share.
  *
  * <h2>The error this allows</h2>
  *
