@@ -57,10 +57,14 @@ final class RateReservoir {
         this.tail = empty;
     }
 
+    /** Returned by {@link #take(long, long)} when no permit is held at all. */
+    static final long EMPTY = -2;
+
     /**
      * Takes the next permit if it is usable within {@code maxWaitNanos} of {@code now}.
      *
-     * @return the wait (0: usable now), or {@link AdmissionLimiter#REFUSED} taking nothing
+     * @return the wait (0: usable now), {@link AdmissionLimiter#REFUSED} when the next permit held comes
+     *         later, or {@link #EMPTY} when none is held; neither takes anything
      */
     long take(long now, long maxWaitNanos) {
         long oldest = now - staleNanos;
@@ -70,7 +74,7 @@ final class RateReservoir {
             if (j >= grant.count) {
                 Grant next = grant.next;
                 if (next == null) {
-                    return AdmissionLimiter.REFUSED;
+                    return EMPTY;
                 }
                 head.compareAndSet(grant, next);
                 continue;

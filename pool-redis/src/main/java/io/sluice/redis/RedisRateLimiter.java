@@ -192,7 +192,7 @@ public final class RedisRateLimiter implements AdmissionLimiter, AutoCloseable {
     public long reserve(long maxWaitNanos) {
         long now = clock.getAsLong();
         long wait = reservoir.take(now, maxWaitNanos);
-        if (wait != REFUSED) {
+        if (wait >= 0) {
             refillIfLow(now);
             localHits.increment();
             return wait;
@@ -202,7 +202,8 @@ public final class RedisRateLimiter implements AdmissionLimiter, AutoCloseable {
             fallbackDecisions.increment();
             return fallback.reserve(maxWaitNanos);
         }
-        wait = promise(maxWaitNanos);
+        // Promise only what is not known yet: a permit held, if too late for this deadline, is the answer.
+        wait = wait == RateReservoir.EMPTY ? promise(maxWaitNanos) : REFUSED;
         refillIfLow(now);
         return wait;
     }
