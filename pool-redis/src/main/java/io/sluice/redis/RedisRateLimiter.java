@@ -5,7 +5,6 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.sluice.AdmissionLimiter;
 import io.sluice.TokenBucket;
-import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
@@ -124,7 +123,8 @@ public final class RedisRateLimiter implements AdmissionLimiter, AutoCloseable {
     private final LongAdder degradedEntries = new LongAdder();
     private final LongAdder fallbackDecisions = new LongAdder();
 
-    RedisRateLimiter(Builder builder, StatefulRedisConnection<String, String> connection, boolean ownsConnection) {
+    RedisRateLimiter(RedisRateLimiterBuilder builder, StatefulRedisConnection<String, String> connection,
+            boolean ownsConnection) {
         this.name = builder.name != null ? builder.name : "redis:" + builder.key;
         this.key = builder.key;
         this.connection = connection;
@@ -158,17 +158,17 @@ public final class RedisRateLimiter implements AdmissionLimiter, AutoCloseable {
      * Starts a limiter on a connection the application owns and closes; the limiter only sends it one
      * script call at a time. {@code key} names the bucket: every instance that uses it shares one rate.
      */
-    public static Builder builder(StatefulRedisConnection<String, String> connection, String key) {
-        return new Builder(Objects.requireNonNull(connection, "connection"), null, key);
+    public static RedisRateLimiterBuilder builder(StatefulRedisConnection<String, String> connection, String key) {
+        return new RedisRateLimiterBuilder(Objects.requireNonNull(connection, "connection"), null, key);
     }
 
     /**
-     * Starts a limiter that opens its own connection with {@code client} in {@link Builder#build()} (which
-     * then waits for the connection: build it at start-up, not on a Reactor thread) and closes it in
-     * {@link #close()}.
+     * Starts a limiter that opens its own connection with {@code client} in
+     * {@link RedisRateLimiterBuilder#build()} (which then waits for the connection: build it at start-up,
+     * not on a Reactor thread) and closes it in {@link #close()}.
      */
-    public static Builder builder(RedisClient client, String key) {
-        return new Builder(null, Objects.requireNonNull(client, "client"), key);
+    public static RedisRateLimiterBuilder builder(RedisClient client, String key) {
+        return new RedisRateLimiterBuilder(null, Objects.requireNonNull(client, "client"), key);
     }
 
     @Override
@@ -424,137 +424,6 @@ public final class RedisRateLimiter implements AdmissionLimiter, AutoCloseable {
         @Override
         public String name() {
             return "refusing";
-        }
-    }
-
-    /**
-     * Settings of a {@link RedisRateLimiter}; each setter rejects a bad value at once, naming it and the
-     * rule, and {@link #build()} checks the rules between settings.
-     */
-    public static final class Builder {
-        private final StatefulRedisConnection<String, String> connection;
-        private final RedisClient client;
-        private final String key;
-        private String name;
-        private long permits = -1;
-        private Duration per;
-        private int burst = 1;
-        private int expectedInstances = 1;
-        private int batch;
-        private WhenUnreachable whenUnreachable = WhenUnreachable.FAIL_OPEN;
-        private Duration commandTimeout = Duration.ofMillis(200);
-        private LongSupplier clock = System::nanoTime;
-
-        private Builder(StatefulRedisConnection<String, String> connection, RedisClient client, String key) {
-            Objects.requireNonNull(key, "key");
-            if (key.isBlank()) {
-                throw new IllegalArgumentException("key '" + key + "' must not be blank");
-            }
-            this.connection = connection;
-            this.client = client;
-            this.key = key;
-        }
-
-        /** The name in messages and metrics; {@code redis:<key>} by default. */
-        public Builder name(String name) {
-            this.name = Objects.requireNonNull(name, "name");
-            return this;
-        }
-
-        /** The fleet-wide rate: {@code permits} per {@code per}, for all instances together. Required. */
-        public Builder rate(long permits, Duration per) {
-            Objects.requireNonNull(per, "per");
-            if (permits < 1) {
-                throw new IllegalArgumentException("rate permits " + permits + " must be at least 1");
-            }
-            if (per.isNegative() || per.isZero()) {
-                throw new IllegalArgumentException("rate per " + per + " must be positive");
-            }
-            if (permits * 1e9 / per.toNanos() > 1e9) {
-                throw new IllegalArgumentException("rate " + permits + " per " + per
-                        + " must be at most one permit a nanosecond");
-            }
-            this.permits = permits;
-            this.per = per;
-            return this;
-        }
-
-        /** How many permits the fleet may take at once after a quiet spell; 1 by default. */
-        public Builder burst(int burst) {
-            if (burst < 1) {
-                throw new IllegalArgumentException("burst " + burst + " must be at least 1");
-            }
-            this.burst = burst;
-            return this;
-        }
-
-        /** How many instances share the key: the local share under FAIL_OPEN is the rate divided by it; 1 by default. */
-        public Builder expectedInstances(int expectedInstances) {
-            if (expectedInstances < 1) {
-                throw new IllegalArgumentException("expectedInstances " + expectedInstances + " must be at least 1");
-            }
-            this.expectedInstances = expectedInstances;
-            return this;
-        }
-
-        /**
-         * Permits taken from Redis per round trip; by default about 20 ms of this instance's share
-         * ({@code rate / expectedInstances / 50}, 1 to 1000). Larger chunks cost fewer round trips and can
-         * leave more permits unused when an instance goes quiet.
-         */
-        public Builder batch(int batch) {
-            if (batch < 1 || batch > 100_000) {
-                throw new IllegalArgumentException("batch " + batch + " must be between 1 and 100000");
-            }
-            this.batch = batch;
-            return this;
-        }
-
-        /** What to do while Redis does not answer; {@link WhenUnreachable#FAIL_OPEN} by default. */
-        public Builder whenUnreachable(WhenUnreachable whenUnreachable) {
-            this.whenUnreachable = Objects.requireNonNull(whenUnreachable, "whenUnreachable");
-            return this;
-        }
-
-        /**
-         * How long a script call may take before Redis counts as unreachable; 200 ms by default, well
-         * under the usual acquire deadlines, since the reservoir must not run dry while waiting.
-         */
-        public Builder commandTimeout(Duration commandTimeout) {
-            Objects.requireNonNull(commandTimeout, "commandTimeout");
-            if (commandTimeout.isNegative() || commandTimeout.isZero()) {
-                throw new IllegalArgumentException("commandTimeout " + commandTimeout + " must be positive");
-            }
-            this.commandTimeout = commandTimeout;
-            return this;
-        }
-
-        /** The clock, in nanoseconds ({@link System#nanoTime()} by default): a virtual one in tests. */
-        Builder clock(LongSupplier nanoClock) {
-            this.clock = Objects.requireNonNull(nanoClock, "nanoClock");
-            return this;
-        }
-
-        /**
-         * The limiter. Opens the connection first when the builder was given a {@link RedisClient}.
-         *
-         * @throws IllegalStateException    if no rate was set
-         * @throws IllegalArgumentException if a chunk spans more than a second of the rate
-         */
-        public RedisRateLimiter build() {
-            if (permits < 0) {
-                throw new IllegalStateException("rate is required: call rate(permits, per)");
-            }
-            double ratePerSecond = permits * 1e9 / per.toNanos();
-            if (batch > 0 && batch > Math.max(1, ratePerSecond)) {
-                // A chunk spanning more than a second would hold a second of the fleet's slots in one instance.
-                throw new IllegalArgumentException("batch " + batch + " must not exceed the permits of one second"
-                        + " at rate " + ratePerSecond + "/s");
-            }
-            if (client != null) {
-                return new RedisRateLimiter(this, client.connect(), true);
-            }
-            return new RedisRateLimiter(this, connection, false);
         }
     }
 }

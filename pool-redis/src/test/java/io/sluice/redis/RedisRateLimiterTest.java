@@ -41,7 +41,7 @@ class RedisRateLimiterTest {
         client.shutdown();
     }
 
-    private RedisRateLimiter.Builder limiter() {
+    private RedisRateLimiterBuilder limiter() {
         return RedisRateLimiter.builder(connection, key).clock(clock::get);
     }
 
