@@ -79,8 +79,6 @@ public final class RedisRateLimiter implements AdmissionLimiter, AutoCloseable {
         FAIL_CLOSED
     }
 
-    private static final Logger LOG = Loggers.getLogger(RedisRateLimiter.class);
-
     /** A slot unused this long after its time is dropped: the S of the error bound. */
     static final long STALE_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
     private static final long MIN_LOOKAHEAD_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
@@ -105,6 +103,8 @@ public final class RedisRateLimiter implements AdmissionLimiter, AutoCloseable {
     private final AdmissionLimiter fallback;
     private final LongSupplier clock;
     private final String description;
+    /** One per limiter, not static: a limiter built later sees the logger factory of its time (tests capture it). */
+    private final Logger log = Loggers.getLogger(RedisRateLimiter.class);
 
     private final RateReservoir reservoir = new RateReservoir(STALE_NANOS);
     private final AtomicBoolean refilling = new AtomicBoolean();
@@ -312,7 +312,7 @@ public final class RedisRateLimiter implements AdmissionLimiter, AutoCloseable {
         if (degraded) {
             degraded = false;
             probeBackoffNanos = FIRST_PROBE_NANOS;
-            LOG.info("Rate limiter {} reaches Redis again: admitting on the fleet-wide bucket {}", name, key);
+            log.info("Rate limiter {} reaches Redis again: admitting on the fleet-wide bucket {}", name, key);
         }
     }
 
@@ -326,7 +326,7 @@ public final class RedisRateLimiter implements AdmissionLimiter, AutoCloseable {
         if (!degraded) {
             degraded = true;
             degradedEntries.increment();
-            LOG.warn("Rate limiter {} cannot reach Redis ({}): {} until it answers, probing with back-off",
+            log.warn("Rate limiter {} cannot reach Redis ({}): {} until it answers, probing with back-off",
                     name, error.toString(), whenUnreachable == WhenUnreachable.FAIL_OPEN
                             ? "admitting at this instance's share, " + fallback
                             : "refusing permits beyond those already held");

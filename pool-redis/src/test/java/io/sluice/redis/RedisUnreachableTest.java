@@ -16,8 +16,11 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import reactor.core.Disposable;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
+import reactor.test.util.LoggerUtils;
+import reactor.test.util.TestLogger;
 
 /**
  * Redis frozen behind a proxy: the policy decides, nothing waits for Redis (every call runs on a Reactor
@@ -153,5 +156,33 @@ class RedisUnreachableTest {
         limiter.lastRefill().get(5, TimeUnit.SECONDS);
         assertThat(limiter.isDegraded()).isFalse();
         assertThat(limiter.roundTrips()).isEqualTo(trips + 2);
+    }
+
+    @Test
+    void enteringAndLeavingTheDegradedStateLogOneLineEach() throws Exception {
+        Disposable capturing = LoggerUtils.useCurrentLoggersWithCapture();
+        TestLogger log = new TestLogger(false);
+        LoggerUtils.enableCaptureWith(log);
+        try {
+            RedisRateLimiter limiter = limiter(RedisRateLimiter.WhenUnreachable.FAIL_OPEN);
+            freezeAfterFirstChunk(limiter);
+            clock.addAndGet(150 * MS); // a second failed probe: still one line
+            onReactorThread(limiter::tryAcquire);
+            limiter.lastRefill().get(5, TimeUnit.SECONDS);
+            proxy.pass();
+            clock.addAndGet(TimeUnit.SECONDS.toNanos(6));
+            onReactorThread(limiter::tryAcquire);
+            limiter.lastRefill().get(5, TimeUnit.SECONDS);
+
+            assertThat(limiter.redisErrors()).isEqualTo(2);
+            String warnings = log.getErrContent();
+            assertThat(warnings.split("cannot reach Redis", -1)).as(warnings).hasSize(2);
+            assertThat(warnings).contains("redis:" + key).contains("admitting at this instance's share");
+            String infos = log.getOutContent();
+            assertThat(infos.split("reaches Redis again", -1)).as(infos).hasSize(2);
+        } finally {
+            LoggerUtils.disableCapture();
+            capturing.dispose();
+        }
     }
 }
