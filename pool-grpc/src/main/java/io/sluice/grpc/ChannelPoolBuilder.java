@@ -119,8 +119,9 @@ public final class ChannelPoolBuilder {
     }
 
     /**
-     * When every channel is full and maxChannels are open: fail the call at once with RESOURCE_EXHAUSTED
-     * instead of queueing it. Default false: it waits in the pool's queue, within its deadline.
+     * When every channel is full and maxChannels are open, or the {@link #concurrencyLimiter concurrency
+     * limiter} has no permit free: fail the call at once with RESOURCE_EXHAUSTED instead of queueing it.
+     * Default false: it waits in the pool's queue, within its deadline.
      */
     public ChannelPoolBuilder failWhenFull(boolean failWhenFull) {
         this.failWhenFull = failWhenFull;

@@ -13,6 +13,7 @@ import io.sluice.ConcurrencyLimitStats;
 import io.sluice.ConcurrencyLimiter;
 import io.sluice.ConcurrencyLimiter.Outcome;
 import io.sluice.Deadline;
+import io.sluice.PoolExhaustedException;
 import io.sluice.r2dbc.SluicePool;
 import io.sluice.testing.FakeConnectionFactory;
 import java.time.Duration;
@@ -28,6 +29,7 @@ import org.junit.jupiter.api.Test;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.test.StepVerifier;
 import reactor.test.subscriber.TestSubscriber;
 
 /**
@@ -78,6 +80,30 @@ class ChannelConcurrencyLimitTest {
         server.releaseHanging();
         await(() -> limit.inFlight() == 0);
         assertThat(pool.stats().get(server.target()).callsInFlight()).isZero();
+    }
+
+    @Test
+    void failWhenFullRefusesACallWhenTheLimitIsReachedThoughTheChannelHasRoom() throws Exception {
+        TestServer server = resources.server(100);
+        AdaptiveLimit limit = AdaptiveLimit.between("upstream", 1, 1);
+        // Room for another channel too: what is full is the limit alone.
+        ChannelPool pool = resources.pool(oneChannel(limit).maxChannels(2).failWhenFull(true));
+        Channel channel = pool.channel(server.target());
+        ReactorCalls.unary(channel, TestServer.HANG, "holds the permit").subscribe(reply -> { }, error -> { });
+        ChannelPoolTest.awaitServerHangs(server, 1);
+
+        // At once, not at the end of a wait: the cause is the pool's exhaustion, not an acquire timeout.
+        StepVerifier.create(ReactorCalls.unary(channel, TestServer.SLEEP, "1"))
+                .expectErrorSatisfies(error -> {
+                    assertThat(Status.fromThrowable(error).getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+                    assertThat(Status.fromThrowable(error).getCause()).isInstanceOf(PoolExhaustedException.class);
+                })
+                .verify(Duration.ofSeconds(5));
+        assertThat(server.hangRequests).containsExactly("holds the permit");
+        server.releaseHanging();
+        await(() -> limit.inFlight() == 0);
+        StepVerifier.create(ReactorCalls.unary(channel, TestServer.SLEEP, "1")).expectNext("slept 1")
+                .verifyComplete();
     }
 
     @Test

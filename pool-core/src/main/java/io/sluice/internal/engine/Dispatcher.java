@@ -44,7 +44,7 @@ final class Dispatcher<R> {
     /** Puts {@code op}, now in state {@code from}, in the queue; or fails it when it cannot wait. */
     void enqueue(AcquireOperation<R> op, int from, long now) {
         if (from == AcquireOperation.RUNNING && op.actual.currentContext().hasKey(LeaseEngine.FAIL_WHEN_FULL)
-                && !engine.creator.roomToGrow()) {
+                && (!engine.creator.roomToGrow() || engine.limited && !engine.limiter.hasRoom())) {
             op.failFrom(from, new PoolExhaustedException(engine.name(), engine.state()));
             return;
         }

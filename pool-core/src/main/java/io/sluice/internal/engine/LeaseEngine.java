@@ -69,7 +69,8 @@ public final class LeaseEngine<R> implements Disposable {
 
     /**
      * A Context key: an acquire whose subscriber's Context holds it does not queue when every resource is
-     * at its limit and none can be made; it fails at once with {@link PoolExhaustedException}.
+     * at its limit and none can be made, or when the concurrency limiter has no permit free; it fails at
+     * once with {@link PoolExhaustedException}.
      */
     public static final Object FAIL_WHEN_FULL = new Object() {
         @Override
