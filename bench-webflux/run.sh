@@ -16,7 +16,8 @@
 # Settings (environment): DURATION (s, each measurement, default 20), WARMUP (s, default 10),
 # MODES (default "sluice r2dbc-pool hikari"), PORT (18080), THREADS (wrk threads, 2), CONCURRENCY (32),
 # NOISY_CONCURRENCY (64), QUIET_CONCURRENCY (8), WRK_TIMEOUT (10s), HEAP (-Xmx512m),
-# REBUILD=1 (build the jar even if it is there), OUT (where logs and results go).
+# REBUILD=1 (build the jar even if it is there), OUT (where logs and results go), JFR=1 (record each service
+# with Java Flight Recorder's profile settings into OUT/<mode>.jfr; it costs the service a few per cent).
 # The service's own settings can be passed as arguments to this script (e.g. --bench.acquire-timeout=2s).
 # Needs: a JDK 17+, curl, and wrk (Debian: apt-get install -y wrk). Sends traffic to 127.0.0.1 only.
 set -euo pipefail
@@ -80,7 +81,11 @@ trap cleanup EXIT
 start_server() {
   local mode=$1 log_file=$OUT/$1-server.log
   log "$mode: starting the service ($HEAP, port $PORT; log: $log_file)"
-  java "$HEAP" -jar "$JAR" --mode="$mode" --server.port="$PORT" "${SERVICE_ARGS[@]}" >"$log_file" 2>&1 &
+  local jvm=("$HEAP")
+  if [[ ${JFR:-0} == 1 ]]; then
+    jvm+=("-XX:StartFlightRecording=filename=$OUT/$mode.jfr,settings=profile")
+  fi
+  java "${jvm[@]}" -jar "$JAR" --mode="$mode" --server.port="$PORT" "${SERVICE_ARGS[@]}" >"$log_file" 2>&1 &
   SERVER_PID=$!
   local waited=0
   until curl -sf -o /dev/null "$BASE/item/1"; do
