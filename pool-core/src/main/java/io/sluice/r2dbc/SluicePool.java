@@ -65,7 +65,9 @@ public final class SluicePool implements ConnectionFactory, io.r2dbc.spi.Closeab
         this.config = config;
         this.factory = config.connectionFactory();
         String name = config.engineSettings().name();
-        SharedCapacity gate = config.sharded() ? SharedCapacity.of(config.globalMaxSize()) : SharedCapacity.unbounded();
+        // A pool of one shard has no cap of its own to share, unless a capacity budget asks for permits.
+        SharedCapacity gate = config.sharded() || config.capacityBudget() != io.sluice.CapacityBudget.unlimited()
+                ? SharedCapacity.of(config.globalMaxSize(), config.capacityBudget()) : SharedCapacity.unbounded();
         // Shards that take connections from one factory share one creation back-off: a database that
         // refuses connections sees one paced stream of attempts, not one per shard.
         Map<ConnectionFactory, CreationBackoff> backoffs = new IdentityHashMap<>();

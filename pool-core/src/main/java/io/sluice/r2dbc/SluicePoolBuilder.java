@@ -70,6 +70,7 @@ public final class SluicePoolBuilder {
     private AdmissionLimiter acquireLimiter = AdmissionLimiter.unlimited();
     private io.sluice.ConcurrencyLimiter concurrencyLimiter = io.sluice.ConcurrencyLimiter.unlimited();
     private AdmissionLimiter createLimiter = AdmissionLimiter.unlimited();
+    private io.sluice.CapacityBudget capacityBudget = io.sluice.CapacityBudget.unlimited();
     private final Map<String, ShardSpec> shards = new LinkedHashMap<>();
     private final ShardSpec shardDefaults = new ShardSpec();
     /** Authorities declared more than once, refused by build(): the last declaration would win silently. */
@@ -288,6 +289,18 @@ public final class SluicePoolBuilder {
     }
 
     /**
+     * A budget of connections beyond this pool's own {@link #maxSize}: every connection of every shard also
+     * holds one of its permits, from before its creation until after its destruction. A
+     * {@code io.sluice.redis.FleetCap} makes it a cap shared by every instance of a service; one budget
+     * may serve several pools. Waiters refused a permit stay queued within their deadlines and are woken
+     * when the budget has permits again. Default: unlimited.
+     */
+    public SluicePoolBuilder capacityBudget(io.sluice.CapacityBudget capacityBudget) {
+        this.capacityBudget = Objects.requireNonNull(capacityBudget, "capacityBudget");
+        return this;
+    }
+
+    /**
      * Admits connection creations, so that a mass expiry or a fail-over opens connections at a rate the
      * database can take; a creation waits for its permit, the waiters for it still bounded by their
      * own deadlines.
@@ -412,7 +425,7 @@ public final class SluicePoolBuilder {
         }
         return new SluicePoolConfig(factory, defaultShard, maxSize, java.util.Collections.unmodifiableMap(declared),
                 onDemand, onDemandLimit, onDemandIdle, factoryPerAuthority, validationQuery, startupTimeout, postAllocate,
-                onRelease(), leakDetectionThreshold, leakReclaimAfter);
+                onRelease(), leakDetectionThreshold, leakReclaimAfter, capacityBudget);
     }
 
     /** What runs on every returned connection: the reset query, then the preRelease hook. */

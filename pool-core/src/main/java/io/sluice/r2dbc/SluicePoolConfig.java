@@ -25,6 +25,7 @@ import org.reactivestreams.Publisher;
  * @param preRelease          the hook run on each returned connection, or null
  * @param leakDetectionThreshold a lease held longer is reported (ZERO: off)
  * @param leakReclaimAfter    a lease held longer is taken back (ZERO: never)
+ * @param capacityBudget      the budget every connection also holds a permit of (unlimited: none)
  */
 public record SluicePoolConfig(
         ConnectionFactory connectionFactory,
@@ -40,7 +41,8 @@ public record SluicePoolConfig(
         Function<? super Connection, ? extends Publisher<Void>> postAllocate,
         Function<? super Connection, ? extends Publisher<Void>> preRelease,
         Duration leakDetectionThreshold,
-        Duration leakReclaimAfter) {
+        Duration leakReclaimAfter,
+        io.sluice.CapacityBudget capacityBudget) {
 
     /** The leak watch these settings ask for (the null object when both are off). */
     io.sluice.internal.engine.LeakWatch leakWatch() {

@@ -106,6 +106,17 @@ final class ShardMembership<R> {
         return false;
     }
 
+    /** Closes one idle resource for the pool's capacity budget (another instance of a fleet starves). */
+    boolean closeOneIdle() {
+        for (Slot<R> slot : engine.slots) {
+            if (slot.get() == 0 && slot.compareAndSet(0, Slot.RESERVED)) {
+                engine.recycler.destroy(slot, DestroyCause.SHARD_RECLAIM);
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Whether this shard's waiters outnumber the creations and reclaims under way for them. */
     boolean needsPermit() {
         return engine.waiters.pending.get()

@@ -267,7 +267,8 @@ public final class ShardSet<R> implements Disposable {
      * again starts nothing new and completes with the first close.
      */
     public Mono<Void> disposeLater() {
-        return Mono.defer(() -> Flux.fromIterable(startClosing()).flatMap(LeaseEngine::disposeLater).then());
+        return Mono.defer(() -> Flux.fromIterable(startClosing()).flatMap(LeaseEngine::disposeLater).then())
+                .doFinally(signal -> gate.close());
     }
 
     private List<LeaseEngine<R>> startClosing() {

@@ -1,5 +1,6 @@
 package io.sluice.internal.engine;
 
+import io.sluice.CapacityBudget;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -17,28 +18,53 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>a starving shard reclaims: it asks another shard to close one idle resource, whose permit then
  *       comes back to it. Idle resources never sit on permits that a waiter elsewhere needs.</li>
  * </ul>
- * A pool without shards uses {@link #unbounded()}, a null object whose permits are always free.
+ * A pool without shards uses {@link #unbounded()}, a null object whose permits are always free, unless it
+ * has a {@link CapacityBudget}.
+ *
+ * <p>A {@link CapacityBudget} (a fleet-wide cap, say) is consulted for every permit after this cap has
+ * room: a permit is held here and there, or nowhere. The budget wakes the starving shards through the
+ * same path as a permit given back here, and may ask for idle resources to be closed; a pool without a
+ * budget holds {@link CapacityBudget#unlimited()}, whose calls the JIT folds away.
  */
-public final class SharedCapacity {
+public final class SharedCapacity implements CapacityBudget.Holder {
 
-    private static final SharedCapacity UNBOUNDED = new SharedCapacity(Integer.MAX_VALUE);
+    private static final SharedCapacity UNBOUNDED = new SharedCapacity(Integer.MAX_VALUE, CapacityBudget.unlimited());
 
     private final int max;
+    private final CapacityBudget budget;
     private final AtomicInteger used = new AtomicInteger();
     private final CopyOnWriteArrayList<ShardMembership<?>> shards = new CopyOnWriteArrayList<>();
     private final Queue<ShardMembership<?>> starving = new ConcurrentLinkedQueue<>();
     private final AtomicInteger starvingCount = new AtomicInteger();
 
-    private SharedCapacity(int max) {
+    private SharedCapacity(int max, CapacityBudget budget) {
         this.max = max;
+        this.budget = budget;
     }
 
     /** A cap of {@code max} resources across every shard that joins it. */
     public static SharedCapacity of(int max) {
+        return of(max, CapacityBudget.unlimited());
+    }
+
+    /**
+     * A cap of {@code max} resources across every shard that joins it, each resource also holding a
+     * permit of {@code budget}. Call {@link #close()} when the pool has closed.
+     */
+    public static SharedCapacity of(int max, CapacityBudget budget) {
         if (max < 1) {
             throw new IllegalArgumentException("maxSize " + max + " must be at least 1");
         }
-        return new SharedCapacity(max);
+        SharedCapacity capacity = new SharedCapacity(max, java.util.Objects.requireNonNull(budget, "capacityBudget"));
+        budget.attach(capacity);
+        return capacity;
+    }
+
+    /** The pool has closed: the budget stops calling it. */
+    public void close() {
+        if (this != UNBOUNDED) {
+            budget.detach(this);
+        }
     }
 
     /** No cap: for a pool of one shard, whose own maxSize is the cap. */
@@ -75,9 +101,16 @@ public final class SharedCapacity {
         if (this == UNBOUNDED) {
             return true;
         }
+        // The local cap is read first so that a full pool does not count as demand on the budget; the
+        // budget's permit is then taken before the local one, so that a refusal never leaves a transient
+        // local count that could turn another shard away unwoken.
+        if (used.get() >= max || !budget.tryTake()) {
+            return false;
+        }
         for (;;) {
             int current = used.get();
             if (current >= max) {
+                budget.giveBack();
                 return false;
             }
             if (used.compareAndSet(current, current + 1)) {
@@ -95,10 +128,32 @@ public final class SharedCapacity {
             return;
         }
         used.decrementAndGet();
+        budget.giveBack();
         if (reclaimedFor != null) {
             reclaimedFor.reclaimArrived();
             reclaimedFor.drain();
         }
+        wakeStarving();
+    }
+
+    /** The budget has permits again: the starving shards try once more. */
+    @Override
+    public void permitsAvailable() {
+        wakeStarving();
+    }
+
+    /** The budget wants a permit back: one idle resource of any shard is closed, its permit then given back. */
+    @Override
+    public boolean closeIdle() {
+        for (ShardMembership<?> shard : shards) {
+            if (shard.closeOneIdle()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void wakeStarving() {
         for (int i = starving.size(); i > 0; i--) {
             ShardMembership<?> shard = starving.poll();
             if (shard == null) {
