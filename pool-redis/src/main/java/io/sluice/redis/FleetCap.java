@@ -81,6 +81,8 @@ public final class FleetCap implements CapacityBudget, AutoCloseable {
     private final AtomicLong permits = new AtomicLong();
     /** Permits refused since the last round trip: the demand the next one asks for. */
     private final AtomicInteger refused = new AtomicInteger();
+    /** Permits taken from the stock since the last round trip: stock nobody took goes back. */
+    private final AtomicInteger takenFromStock = new AtomicInteger();
     private final AtomicBoolean inFlight = new AtomicBoolean();
     private volatile boolean degraded;
     private volatile boolean closed;
@@ -147,6 +149,8 @@ public final class FleetCap implements CapacityBudget, AutoCloseable {
             if (permits.compareAndSet(word, next)) {
                 if (held(next) > held) {
                     localGrants.incrementAndGet();
+                } else {
+                    takenFromStock.incrementAndGet();
                 }
                 return true;
             }
@@ -283,9 +287,14 @@ public final class FleetCap implements CapacityBudget, AutoCloseable {
         }
         long start = System.nanoTime();
         lastRoundTripStart = start;
-        int want = Math.min(refused.getAndSet(0), cap);
-        if (want == 0) {
-            // Nobody was refused since the last round trip: the stock beyond need goes back to the fleet.
+        int refusedSince = Math.min(refused.getAndSet(0), cap);
+        // At or above its share while others starve, an instance asks for nothing: more would take the
+        // permits they wait for, only for this one to shed them at once, again and again.
+        int want = othersHungry && held(permits.get()) >= fairShare ? 0 : refusedSince;
+        if (want == 0 || takenFromStock.getAndSet(0) == 0) {
+            // Nobody was refused since the last round trip, or nothing was taken from the stock: the stock is
+            // beyond what the pools can use now (a refusal counts a waiter once per try, and a pool's own
+            // maxSize or creation back-off may stop it from using more), so it goes back to the fleet.
             dropStock(0);
         }
         int held = held(permits.get());
@@ -299,7 +308,11 @@ public final class FleetCap implements CapacityBudget, AutoCloseable {
         } catch (RuntimeException error) {
             call = Mono.error(error);
         }
+        // Answers are handled on the scheduler, never on the Redis client's I/O thread: waking the pools
+        // there would make their connections (and any reactor-netty connection created there) share that
+        // thread with every other round trip.
         call.timeout(roundTripTimeout, scheduler)
+                .publishOn(scheduler)
                 .subscribe(answer -> {
                     try {
                         answered(start, want, answer);

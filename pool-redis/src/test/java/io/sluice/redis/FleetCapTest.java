@@ -176,8 +176,14 @@ class FleetCapTest {
 
     /** Polls a condition every 20 ms for up to 10 s: waits for an effect, it does not pace the test. */
     static void awaitTrue(BooleanSupplier condition) {
-        Boolean met = Flux.interval(Duration.ofMillis(20), Schedulers.boundedElastic()).map(tick -> condition.getAsBoolean()).filter(ok -> ok)
-                .blockFirst(Duration.ofSeconds(10));
+        awaitTrue(condition, Duration.ofSeconds(10));
+    }
+
+    /** Polls a condition every 20 ms for up to {@code within}. */
+    static void awaitTrue(BooleanSupplier condition, Duration within) {
+        Boolean met = Flux.interval(Duration.ofMillis(20), Schedulers.boundedElastic())
+                .map(tick -> condition.getAsBoolean()).filter(ok -> ok)
+                .blockFirst(within);
         assertThat(met).isTrue();
     }
 }

@@ -96,7 +96,7 @@ class FleetMultiProcessTest {
 
         try {
             // The fleet fills the cap...
-            awaitTrue(() -> total(perProcess) == CAP);
+            awaitTrue(() -> total(perProcess) == CAP, Duration.ofSeconds(20));
             // ...and the process holding the most dies without a word.
             int victim = 0;
             for (int i = 1; i < PROCESSES; i++) {
@@ -120,7 +120,14 @@ class FleetMultiProcessTest {
             assertThat(backAfterMillis).as("ms until the dead process's permits were back")
                     .isLessThanOrEqualTo(LEASE_MILLIS + 1000);
 
-            awaitTrue(() -> !perProcess.containsKey(victimApp) && total(perProcess) == CAP);
+            try {
+                // Generous: the two survivors are JVMs of their own on a machine that may be busy.
+                awaitTrue(() -> !perProcess.containsKey(victimApp) && total(perProcess) == CAP, Duration.ofSeconds(20));
+            } catch (AssertionError | RuntimeException notFilled) {
+                System.out.println("[fleet] not filled: pg_stat_activity " + perProcess + ", Redis "
+                        + redis.admin().sync().hgetall(keys[0]) + ", hungry " + redis.admin().sync().zrange(keys[2], 0, -1));
+                throw notFilled;
+            }
             int samplesSoFar = samples.get();
             awaitTrue(() -> samples.get() > samplesSoFar + 5);
         } finally {

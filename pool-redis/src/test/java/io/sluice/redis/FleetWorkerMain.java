@@ -33,7 +33,9 @@ public final class FleetWorkerMain {
         int workers = Integer.parseInt(args[6]);
 
         RedisClient redis = RedisClient.create(RedisURI.Builder.redis(FleetRedisSupport.HOST, FleetRedisSupport.PORT).build());
-        FleetCap fleet = FleetCap.builder(redis.connect(), capName).cap(cap).expectedInstances(3).lease(lease).build();
+        FleetCap fleet = FleetCap.builder(redis.connect(), capName).cap(cap).expectedInstances(3).lease(lease)
+                .roundTripTimeout(lease.dividedBy(4)) // three JVMs and the test's on a busy machine: patient
+                .build();
         SluicePool pool = SluicePool.builder(ConnectionFactories.get(ConnectionFactoryOptions.parse(url).mutate()
                         .option(Option.valueOf("applicationName"), applicationName).build()))
                 .name(applicationName)
@@ -51,6 +53,8 @@ public final class FleetWorkerMain {
                         .onErrorResume(error -> Mono.empty())
                         .repeat(), workers)
                 .subscribe();
+        Flux.interval(Duration.ofSeconds(1)).subscribe(tick -> System.out.println(applicationName + " " + fleet + " "
+                + pool.state() + " degraded=" + fleet.degraded()));
         new CountDownLatch(1).await(); // until the test kills this process
     }
 }
