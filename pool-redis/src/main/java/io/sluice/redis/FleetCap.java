@@ -141,7 +141,10 @@ public final class FleetCap implements CapacityBudget, AutoCloseable {
             } else {
                 refusals.incrementAndGet();
                 refused.incrementAndGet();
-                if (!degraded && !closed && System.nanoTime() - lastRoundTripStart > TimeUnit.MILLISECONDS.toNanos(20)) {
+                // The first refusal after a quiet spell asks Redis at once; later ones wait for the hungry poll,
+                // so that a starving instance makes at most ten round trips a second.
+                if (!degraded && !closed
+                        && System.nanoTime() - lastRoundTripStart > TimeUnit.MILLISECONDS.toNanos(HUNGRY_POLL_MILLIS)) {
                     roundTrip();
                 }
                 return false;
