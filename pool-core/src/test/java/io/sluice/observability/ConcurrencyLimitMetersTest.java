@@ -13,6 +13,7 @@ import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.R2dbcNonTransientResourceException;
 import io.r2dbc.spi.Wrapped;
 import io.sluice.testing.FakeConnection;
+import io.sluice.testing.RecordingLimiter;
 import reactor.test.StepVerifier;
 import io.sluice.AdaptiveLimit;
 import io.sluice.ConcurrencyLimiter;
@@ -111,7 +112,7 @@ class ConcurrencyLimitMetersTest {
 
     @Test
     void aLimiterThatIsNotAdaptiveHasItsLimitAndInFlightOnly() {
-        ConcurrencyLimiter fixed = new FixedLimit(2);
+        ConcurrencyLimiter fixed = new RecordingLimiter(2);
         SluicePool pool = observed.build(observed.builder().maxSize(3).concurrencyLimiter(fixed));
         new SluicePoolMetrics(pool).bindTo(registry);
         Connection held = connection(acquire(pool.create()));
@@ -172,67 +173,5 @@ class ConcurrencyLimitMetersTest {
     private String limiterName() {
         return registry.get("sluice.concurrency.limit").tag("pool", "observed").meters().stream()
                 .map(Meter::getId).map(id -> id.getTag("limiter")).findFirst().orElseThrow();
-    }
-
-    /** A limiter of a fixed size, as a user might write one: not an AdaptiveLimit. */
-    static final class FixedLimit implements ConcurrencyLimiter {
-
-        private final int limit;
-        private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
-        private final java.util.concurrent.CopyOnWriteArrayList<Runnable> wake =
-                new java.util.concurrent.CopyOnWriteArrayList<>();
-
-        FixedLimit(int limit) {
-            this.limit = limit;
-        }
-
-        @Override
-        public int tryAcquire() {
-            for (;;) {
-                int held = inFlight.get();
-                if (held >= limit) {
-                    return 0;
-                }
-                if (inFlight.compareAndSet(held, held + 1)) {
-                    return held + 1;
-                }
-            }
-        }
-
-        @Override
-        public void release(long nowNanos, long heldNanos, int inFlightAtGrant, Outcome outcome) {
-            inFlight.decrementAndGet();
-            wake.forEach(Runnable::run);
-        }
-
-        @Override
-        public void dropped(long nowNanos, long waitedNanos, Outcome outcome) {
-        }
-
-        @Override
-        public boolean hasRoom() {
-            return inFlight.get() < limit;
-        }
-
-        @Override
-        public reactor.core.Disposable onRelease(Runnable task) {
-            wake.add(task);
-            return () -> wake.remove(task);
-        }
-
-        @Override
-        public int limit() {
-            return limit;
-        }
-
-        @Override
-        public int inFlight() {
-            return inFlight.get();
-        }
-
-        @Override
-        public String name() {
-            return "fixed";
-        }
     }
 }

@@ -8,18 +8,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.r2dbc.spi.Connection;
 import io.sluice.AcquireTimeoutException;
 import io.sluice.AdaptiveLimit;
-import io.sluice.ConcurrencyLimiter;
 import io.sluice.ConcurrencyLimiter.Outcome;
 import io.r2dbc.spi.R2dbcNonTransientResourceException;
 import io.sluice.testing.FakeConnection;
+import io.sluice.testing.RecordingLimiter;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import reactor.core.Disposable;
-import reactor.core.Disposables;
 import reactor.core.publisher.Mono;
 import reactor.test.subscriber.TestSubscriber;
 
@@ -169,7 +166,7 @@ class ConcurrencyLimitTest {
 
     @Test
     void theLimiterLearnsHowEachLeaseEnded() {
-        RecordingLimiter limiter = new RecordingLimiter();
+        RecordingLimiter limiter = new RecordingLimiter(Integer.MAX_VALUE);
         SluicePool pool = fixture.pool(fixture.builder().maxSize(3).concurrencyLimiter(limiter));
         Connection released = received(acquire(pool.create()));
         Connection invalidated = received(acquire(pool.create()));
@@ -188,51 +185,5 @@ class ConcurrencyLimitTest {
 
         assertThat(limiter.outcomes).containsExactly(Outcome.SUCCESS, Outcome.ERROR, Outcome.ERROR);
         assertThat(fake.closes).hasValue(1);
-    }
-
-    /** A limiter that never limits and writes down how every lease ended. */
-    private static final class RecordingLimiter implements ConcurrencyLimiter {
-
-        final List<Outcome> outcomes = new CopyOnWriteArrayList<>();
-
-        @Override
-        public int tryAcquire() {
-            return 1;
-        }
-
-        @Override
-        public void release(long nowNanos, long heldNanos, int inFlightAtGrant, Outcome outcome) {
-            outcomes.add(outcome);
-        }
-
-        @Override
-        public void dropped(long nowNanos, long waitedNanos, Outcome outcome) {
-            outcomes.add(outcome);
-        }
-
-        @Override
-        public boolean hasRoom() {
-            return true;
-        }
-
-        @Override
-        public Disposable onRelease(Runnable task) {
-            return Disposables.single();
-        }
-
-        @Override
-        public int limit() {
-            return Integer.MAX_VALUE;
-        }
-
-        @Override
-        public int inFlight() {
-            return 0;
-        }
-
-        @Override
-        public String name() {
-            return "recording";
-        }
     }
 }

@@ -16,6 +16,7 @@ import io.sluice.Deadline;
 import io.sluice.PoolExhaustedException;
 import io.sluice.r2dbc.SluicePool;
 import io.sluice.testing.FakeConnectionFactory;
+import io.sluice.testing.RecordingLimiter;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -290,76 +291,5 @@ class ChannelConcurrencyLimitTest {
         Flux.interval(Duration.ofMillis(5)).filter(tick -> condition.getAsBoolean()).next()
                 .block(Duration.ofSeconds(10));
         assertThat(condition.getAsBoolean()).isTrue();
-    }
-
-    /** A fixed limit that remembers every outcome it is told, and the last hold time. */
-    static final class RecordingLimiter implements ConcurrencyLimiter {
-
-        final List<Outcome> outcomes = new CopyOnWriteArrayList<>();
-        final List<Outcome> drops = new CopyOnWriteArrayList<>();
-        volatile long lastHeldNanos;
-        private final int limit;
-        private final AtomicInteger inFlight = new AtomicInteger();
-        private final List<Runnable> wake = new CopyOnWriteArrayList<>();
-
-        RecordingLimiter(int limit) {
-            this.limit = limit;
-        }
-
-        Outcome last() {
-            return outcomes.get(outcomes.size() - 1);
-        }
-
-        @Override
-        public int tryAcquire() {
-            for (;;) {
-                int held = inFlight.get();
-                if (held >= limit) {
-                    return 0;
-                }
-                if (inFlight.compareAndSet(held, held + 1)) {
-                    return held + 1;
-                }
-            }
-        }
-
-        @Override
-        public void release(long nowNanos, long heldNanos, int inFlightAtGrant, Outcome outcome) {
-            lastHeldNanos = heldNanos;
-            outcomes.add(outcome);
-            inFlight.decrementAndGet();
-            wake.forEach(Runnable::run);
-        }
-
-        @Override
-        public void dropped(long nowNanos, long waitedNanos, Outcome outcome) {
-            drops.add(outcome);
-        }
-
-        @Override
-        public boolean hasRoom() {
-            return inFlight.get() < limit;
-        }
-
-        @Override
-        public Disposable onRelease(Runnable task) {
-            wake.add(task);
-            return () -> wake.remove(task);
-        }
-
-        @Override
-        public int limit() {
-            return limit;
-        }
-
-        @Override
-        public int inFlight() {
-            return inFlight.get();
-        }
-
-        @Override
-        public String name() {
-            return "recording";
-        }
     }
 }
