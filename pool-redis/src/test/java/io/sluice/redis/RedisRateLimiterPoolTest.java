@@ -2,7 +2,6 @@ package io.sluice.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.sluice.AdmissionRefusedException;
 import io.sluice.r2dbc.SluicePool;
@@ -25,8 +24,8 @@ import reactor.test.StepVerifier;
 class RedisRateLimiterPoolTest {
 
     private RateRedis redis;
+    private ProxiedRedis via;
     private FaultProxy proxy;
-    private RedisClient client;
     private StatefulRedisConnection<String, String> connection;
     private final String key = RateRedis.newKey("pool");
     private final AtomicLong clock = new AtomicLong(TimeUnit.SECONDS.toNanos(1));
@@ -34,17 +33,14 @@ class RedisRateLimiterPoolTest {
     @BeforeEach
     void connect(RateRedis redis) {
         this.redis = redis;
-        proxy = FaultProxy.start(redis.port());
-        client = RateRedis.clientOnPort(proxy.port());
-        connection = client.connect();
+        via = new ProxiedRedis(redis);
+        proxy = via.proxy;
+        connection = via.connection;
     }
 
     @AfterEach
     void cleanUp() {
-        proxy.pass();
-        connection.close();
-        client.shutdown();
-        proxy.close();
+        via.close();
         redis.delete(key);
     }
 

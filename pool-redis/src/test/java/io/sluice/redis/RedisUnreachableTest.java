@@ -2,7 +2,6 @@ package io.sluice.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.sluice.AdmissionLimiter;
 import io.sluice.testing.FaultProxy;
@@ -33,8 +32,8 @@ class RedisUnreachableTest {
     private static final long MS = 1_000_000;
 
     private RateRedis redis;
+    private ProxiedRedis via;
     private FaultProxy proxy;
-    private RedisClient client;
     private StatefulRedisConnection<String, String> connection;
     private final String key = RateRedis.newKey("unreachable");
     private final AtomicLong clock = new AtomicLong(1_000 * MS);
@@ -42,17 +41,14 @@ class RedisUnreachableTest {
     @BeforeEach
     void connect(RateRedis redis) {
         this.redis = redis;
-        proxy = FaultProxy.start(redis.port());
-        client = RateRedis.clientOnPort(proxy.port());
-        connection = client.connect();
+        via = new ProxiedRedis(redis);
+        proxy = via.proxy;
+        connection = via.connection;
     }
 
     @AfterEach
     void cleanUp() {
-        proxy.pass();
-        connection.close();
-        client.shutdown();
-        proxy.close();
+        via.close();
         redis.delete(key);
     }
 
