@@ -24,12 +24,14 @@ import reactor.core.Disposable;
  * <p>How the limit is learnt: a window of leases (as many as the limit, at least 10) gives the current
  * latency, its mean hold time; the no-load latency follows faster windows quickly and slower ones only on
  * evidence that the database itself became slower. At each window's end the limit moves towards
- * {@code gradient × limit + sqrt(limit)}, where the gradient ({@code 1.5 × noLoad / current}, between 0.5
- * and 1) is 1 while there is no queueing, smoothed over about five windows. A lease that ends in a timeout
- * or an error (a connection found broken, a gRPC call closed with DEADLINE_EXCEEDED or UNAVAILABLE) cuts it
- * by 10 % at once, at most once per round of leases; an acquire that times out waiting in the pool's queue
- * does not (see {@link #dropped}). It rises only while the pool uses at least half of it. The hold time of a lease is what it measures, so it suits pools whose leases run their queries and
- * go back; a lease held idle (a long interactive transaction) reads as a slow one.
+ * {@code gradient × limit + sqrt(limit)}, where the gradient ({@code 2.5 × noLoad / current}, between 0.5
+ * and 1) is 1 while leases cost less than 2.5 times the no-load latency (the pool's own side of a query,
+ * driver and network, is part of what it measures), smoothed over about five windows. A lease that ends in
+ * a timeout or an error (a connection found broken, a gRPC call closed with DEADLINE_EXCEEDED or
+ * UNAVAILABLE) cuts it by 10 % at once, at most once per round of leases; an acquire that times out
+ * waiting in the pool's queue does not (see {@link #dropped}). It rises only while the pool uses at least
+ * half of it. The hold time of a lease is what it measures, so it suits pools whose leases run their
+ * queries and go back; a lease held idle (a long interactive transaction) reads as a slow one.
  *
  * <p>Thread-safe and shareable: pools and shards that share one instance share one limit. Taking and
  * giving back a permit is one compare-and-set each; learning is a short synchronized block per lease; the

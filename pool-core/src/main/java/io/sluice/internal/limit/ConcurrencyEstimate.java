@@ -30,16 +30,16 @@ package io.sluice.internal.limit;
  *   1 and the limit falls), it is remembered, and compared with the first later window run at half its
  *   concurrency. Queueing latency would have halved as well; latency still above 75 % of the remembered
  *   one is the database's own, and becomes the no-load latency at once. While the current latency is
- *   above {@code tolerance / 0.5 = 3 ×} the reference, the gradient is pinned at its minimum, where
- *   it alone stops cutting at a limit of about 4; so after {@value #PROBE_AFTER} such windows in a row the
+ *   above {@code tolerance / 0.5 ×} the reference (3 × at a tolerance of 1.5), the gradient is pinned at
+ *   its minimum, where it alone stops cutting at a limit of about 4; so after {@value #PROBE_AFTER} such windows in a row the
  *   limit is also cut by {@value #BACKOFF} a window, until concurrency has halved. At the floor, which
  *   it cannot go below, a pinned latency is taken as the database's own: the floor is the least
  *   concurrency the user allows, so nothing can be learnt below it.</li>
  * </ul>
- * In the simulations of the tests, a database 2 or 5 times slower with room to spare costs the limit a
+ * In the simulations of the tests (which derive their bounds at a tolerance of 1.5), a database 2 or 5 times slower with room to spare costs the limit a
  * dip (from 50 to 25 or 18) and 1,200 to 1,900 samples; one that also lost capacity keeps the limit down
  * near its new capacity, after a probe that can touch the floor for a few windows. What this cannot see:
- * a slowdown that leaves the latency between 1.5 and 3 times the reference while the limit still finds a
+ * a slowdown that leaves the latency between 1 and 2 times the tolerance while the limit still finds a
  * balance above half its former value (capacity 4, twice as slow: the limit settles at 5 instead of 9,
  * the reference stays). The capacity stays in use, with less queueing than before. Noise biases the
  * reference low, since it follows faster windows more readily than slower ones, so a noisy database gets
@@ -55,13 +55,15 @@ package io.sluice.internal.limit;
  * </pre>
  * Without queueing the gradient is 1 and the limit grows by {@code smoothing × sqrt(limit)} a window: the
  * square root is the queue we allow ourselves, to find out whether there is more capacity, larger for
- * larger pools but a shrinking share of them. The tolerance {@value #TOLERANCE} accepts half as much
- * latency again before pulling back, so that noise does not read as queueing. The minimum gradient 0.5
+ * larger pools but a shrinking share of them. The tolerance ({@value #DEFAULT_TOLERANCE} by default, see
+ * there) accepts some latency above the no-load one before pulling back, so that noise and the client's own
+ * share of each query do not read as queueing at the database. The minimum gradient 0.5
  * bounds one window's cut, and the smoothing {@value #SMOOTHING} spreads a change over about five windows,
  * so that the limit neither follows every noisy window nor oscillates with the lag of one window between
  * a limit and the samples it causes. The limit settles where {@code gradient × limit + sqrt(limit) =
  * limit}: for a database of capacity 4 whose latency grows in proportion to concurrency above it, at 9
- * leases and 2.25 times the no-load latency; for capacity 20, at about 34.
+ * leases and 2.25 times the no-load latency with a tolerance of 1.5, at 14 and 3.4 times with the default
+ * 2.5; for capacity 20, at about 34 and 58.
  *
  * <p>The limit rises only when the pool used it: when a lease of the window started with at least half
  * the limit in flight. An application that runs 2 queries at a time tells nothing about 50, and without
@@ -100,8 +102,14 @@ public final class ConcurrencyEstimate {
         IGNORED
     }
 
-    /** Latency up to 1.5 × the no-load one is not queueing yet: below that, noise would read as load. */
-    static final double TOLERANCE = 1.5;
+    /**
+     * By default, latency up to 2.5 × the no-load one is not yet queueing worth pulling back for. The
+     * latency a pool sees includes its own side of every query (the driver, the network, a client that
+     * shares the database's machine), so the database reaches its throughput only with some queueing:
+     * on a 2-core PostgreSQL that shares its machine with its client, a tolerance of 1.5 settled at 4 to 5
+     * leases where the offered load needed 5.6, and the queue grew at exactly the database's capacity.
+     */
+    public static final double DEFAULT_TOLERANCE = 2.5;
     /** One window cuts at most half of the target; latency beyond 3 × the no-load one pins it here. */
     static final double MIN_GRADIENT = 0.5;
     /** A window moves the limit a fifth of the way to its target: a change takes about five windows. */
@@ -122,6 +130,7 @@ public final class ConcurrencyEstimate {
 
     private final int floor;
     private final int ceiling;
+    private final double tolerance;
 
     private volatile int limit;
     private volatile long noLoadNanos;
@@ -150,6 +159,21 @@ public final class ConcurrencyEstimate {
      * @throws IllegalArgumentException unless {@code 1 <= floor <= initial <= ceiling}
      */
     public ConcurrencyEstimate(int floor, int ceiling, int initial) {
+        this(floor, ceiling, initial, DEFAULT_TOLERANCE);
+    }
+
+    /**
+     * As {@link #ConcurrencyEstimate(int, int, int)}, pulling back once latency passes {@code tolerance ×}
+     * the no-load latency.
+     *
+     * @throws IllegalArgumentException unless {@code 1 <= floor <= initial <= ceiling} and
+     *                                  {@code tolerance >= 1}
+     */
+    public ConcurrencyEstimate(int floor, int ceiling, int initial, double tolerance) {
+        if (!(tolerance >= 1)) {
+            throw new IllegalArgumentException("tolerance " + tolerance + " must be at least 1");
+        }
+        this.tolerance = tolerance;
         if (floor < 1) {
             throw new IllegalArgumentException("floor " + floor + " must be at least 1");
         }
@@ -202,8 +226,8 @@ public final class ConcurrencyEstimate {
         if (noLoad == 0 || current < noLoad) {
             noLoad = noLoad == 0 ? current : noLoad + (current - noLoad) * BASELINE_FALL;
             forgetReference();
-        } else if (current > TOLERANCE * noLoad) {
-            boolean pinned = current > TOLERANCE / MIN_GRADIENT * noLoad;
+        } else if (current > tolerance * noLoad) {
+            boolean pinned = current > tolerance / MIN_GRADIENT * noLoad;
             pinnedWindows = pinned ? pinnedWindows + 1 : 0;
             if (referenceLatency == 0 || current * INELASTIC > referenceLatency) {
                 remember(inFlight, current);
@@ -218,7 +242,7 @@ public final class ConcurrencyEstimate {
         } else {
             forgetReference();
         }
-        double gradient = Math.max(MIN_GRADIENT, Math.min(1, TOLERANCE * noLoad / current));
+        double gradient = Math.max(MIN_GRADIENT, Math.min(1, tolerance * noLoad / current));
         double target = gradient * estimate + Math.sqrt(estimate);
         double next = estimate * (1 - SMOOTHING) + target * SMOOTHING;
         if (pinnedWindows >= PROBE_AFTER) {
