@@ -40,7 +40,7 @@ class FleetCapTest {
     }
 
     private FleetCap cap(String name, int cap) {
-        FleetCap fleet = FleetCap.builder(redis.connect(FleetRedisSupport.PORT), name).cap(cap)
+        FleetCap fleet = FleetCap.builder(redis.connect(redis.port()), name).cap(cap)
                 .lease(Duration.ofSeconds(3)).build();
         closing.add(fleet);
         return fleet;
@@ -160,7 +160,7 @@ class FleetCapTest {
 
     @Test
     void theBuilderNamesTheSettingAndTheRule() {
-        var connection = redis.connect(FleetRedisSupport.PORT);
+        var connection = redis.connect(redis.port());
         assertThatThrownBy(() -> FleetCap.builder(connection, "x").cap(0))
                 .hasMessage("cap 0 must be at least 1");
         assertThatThrownBy(() -> FleetCap.builder(connection, "x").build())

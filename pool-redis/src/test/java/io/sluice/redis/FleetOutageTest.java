@@ -50,7 +50,7 @@ class FleetOutageTest {
             }
         });
         Schedulers.onHandleError("fleet-outage-test", (thread, error) -> blocking.add(error));
-        proxy = FaultProxy.start(FleetRedisSupport.PORT);
+        proxy = FaultProxy.start(redis.port());
     }
 
     @AfterEach

@@ -3,12 +3,6 @@ package io.sluice.redis;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetSocketAddress;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,17 +10,17 @@ import java.util.UUID;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
-import org.opentest4j.TestAbortedException;
 
 /**
- * The real Redis the fleet-cap tests use, at {@value #HOST}:{@value #PORT}. When it does not answer, a test
- * fails under {@code CI=true} (CI must never pass by skipping) and is skipped otherwise. Each test gets its
+ * The real Redis the fleet-cap tests use, found as {@link RateRedisExtension} finds it: when it does not
+ * answer, a test fails under {@code CI=true} (CI must never pass by skipping) and is skipped otherwise.
+ * Each test gets its
  * own cap name ({@link #capName()}); the keys of every name handed out are deleted after the test.
  */
 public final class FleetRedisSupport implements BeforeEachCallback, AfterEachCallback {
 
-    static final String HOST = "127.0.0.1";
-    static final int PORT = 6379;
+    /** The server {@link RateRedisExtension} found (SLUICE_REDIS_URL, or 127.0.0.1:6379). */
+    private RateRedis server;
 
     private final List<String> names = new ArrayList<>();
     private final List<RedisClient> clients = new ArrayList<>();
@@ -34,16 +28,7 @@ public final class FleetRedisSupport implements BeforeEachCallback, AfterEachCal
 
     @Override
     public void beforeEach(ExtensionContext context) {
-        String failure = ping();
-        if (failure == null) {
-            return;
-        }
-        String reason = "Redis does not answer on " + HOST + ":" + PORT + " (" + failure + "); start it with "
-                + "`redis-server --bind 127.0.0.1 --port 6379` (.ci/run does).";
-        if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-            throw new AssertionError("CI=true forbids skipping the Redis tests: " + reason);
-        }
-        throw new TestAbortedException(reason);
+        server = RateRedisExtension.require(context);
     }
 
     @Override
@@ -70,9 +55,15 @@ public final class FleetRedisSupport implements BeforeEachCallback, AfterEachCal
         return name;
     }
 
-    /** A new connection to Redis on {@code port} (6379, or a proxy's), closed after the test. */
+    /** The port Redis listens on, for a proxy in front of it. */
+    int port() {
+        return server.port();
+    }
+
+    /** A new connection to Redis on {@code port} ({@link #port()}, or a proxy's), closed after the test. */
     StatefulRedisConnection<String, String> connect(int port) {
-        RedisClient client = RedisClient.create(RedisURI.Builder.redis(HOST, port).withTimeout(Duration.ofSeconds(5)).build());
+        String host = port == server.port() ? server.host() : "127.0.0.1";
+        RedisClient client = RedisClient.create(RedisURI.Builder.redis(host, port).withTimeout(Duration.ofSeconds(5)).build());
         clients.add(client);
         return client.connect();
     }
@@ -80,25 +71,8 @@ public final class FleetRedisSupport implements BeforeEachCallback, AfterEachCal
     /** A connection straight to Redis, for the test's own reads and writes. */
     StatefulRedisConnection<String, String> admin() {
         if (admin == null) {
-            admin = connect(PORT);
+            admin = connect(server.port());
         }
         return admin;
-    }
-
-    private static String ping() {
-        try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress(HOST, PORT), 2000);
-            socket.setSoTimeout(2000);
-            OutputStream out = socket.getOutputStream();
-            out.write("PING\r\n".getBytes(StandardCharsets.US_ASCII));
-            out.flush();
-            InputStream in = socket.getInputStream();
-            byte[] answer = new byte[7];
-            int read = in.readNBytes(answer, 0, 7);
-            String text = new String(answer, 0, read, StandardCharsets.US_ASCII);
-            return text.startsWith("+PONG") ? null : "answered '" + text.trim() + "' to PING";
-        } catch (IOException e) {
-            return e.toString();
-        }
     }
 }

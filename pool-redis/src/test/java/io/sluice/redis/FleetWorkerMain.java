@@ -32,7 +32,9 @@ public final class FleetWorkerMain {
         int maxSize = Integer.parseInt(args[5]);
         int workers = Integer.parseInt(args[6]);
 
-        RedisClient redis = RedisClient.create(RedisURI.Builder.redis(FleetRedisSupport.HOST, FleetRedisSupport.PORT).build());
+        // The test's server: the child inherits the environment that named it.
+        RedisClient redis = RedisClient.create(RedisURI.create(System.getenv()
+                .getOrDefault(RateRedisExtension.URL_VARIABLE, "redis://127.0.0.1:6379")));
         FleetCap fleet = FleetCap.builder(redis.connect(), capName).cap(cap).expectedInstances(3).lease(lease)
                 .roundTripTimeout(lease.dividedBy(4)) // three JVMs and the test's on a busy machine: patient
                 .build();

@@ -46,7 +46,8 @@ public final class RateRedisExtension implements BeforeEachCallback, ParameterRe
         return require(context);
     }
 
-    private static RateRedis require(ExtensionContext context) {
+    /** The server, or the test is failed under {@code CI=true} and skipped otherwise. */
+    static RateRedis require(ExtensionContext context) {
         Found found = context.getRoot().getStore(ExtensionContext.Namespace.create(RateRedisExtension.class))
                 .getOrComputeIfAbsent(Found.class, key -> locate(), Found.class);
         if (found.server() != null) {
