@@ -22,7 +22,11 @@ import io.r2dbc.spi.RowMetadata;
 import io.r2dbc.spi.Statement;
 import io.r2dbc.spi.TransactionDefinition;
 import io.r2dbc.spi.ValidationDepth;
+import io.sluice.ConcurrencyLimiter;
 import io.sluice.testing.FakeConnection;
+import io.sluice.testing.RecordingLimiter;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiFunction;
 import java.util.function.Function;
@@ -59,6 +63,32 @@ class AbandonedConnectionTest {
         Connection again = received(acquire(pool.create()));
         assertThat(physical(again)).as("the same connection serves again, reset, not destroyed")
                 .isSameAs(fixture.factory.created.get(0));
+    }
+
+    /**
+     * Under a concurrency limit, a collected lease's permit comes back with its connection, not before: a
+     * waiter the permit wakes finds the connection idle (no second one is opened for it), and a borrower
+     * who holds every permit knows that every other lease has settled.
+     */
+    @Test
+    void underAConcurrencyLimitACollectedLeaseGivesItsPermitBackWithItsConnection() {
+        RecordingLimiter limiter = new RecordingLimiter(1);
+        SluicePool pool = fixture.pool(fixture.builder().maxSize(2).concurrencyLimiter(limiter));
+        List<Integer> inUseWhenThePermitCameBack = new CopyOnWriteArrayList<>();
+        limiter.onRelease(() -> inUseWhenThePermitCameBack.add(pool.state().inUse()));
+        borrowAndForget(pool);
+
+        collectUntilReturned(pool);
+
+        assertThat(pool.stats().leaksDetected()).as("the handle was collected").isEqualTo(1);
+        assertThat(inUseWhenThePermitCameBack).as("connections in use when the permit came back")
+                .containsExactly(0);
+        assertThat(limiter.outcomes).as("the limiter learns nothing from a garbage-collected lease")
+                .containsExactly(ConcurrencyLimiter.Outcome.IGNORED);
+        Connection again = received(acquire(pool.create()));
+        assertThat(physical(again)).as("the next borrower gets the collected connection, not a second")
+                .isSameAs(fixture.factory.created.get(0));
+        assertThat(fixture.factory.created).hasSize(1);
     }
 
     @Test

@@ -69,7 +69,7 @@ final class AbandonedHandles<R> {
     private void takeBack(Lease<?> lost) {
         Lease<R> lease = (Lease<R>) lost;
         long held = engine.clock.nanoTime() - lease.acquiredAtNanos();
-        if (!lease.takeBack(held, "garbage collection")) {
+        if (!lease.collect(held)) {
             return;
         }
         engine.stats.leaks.increment(); // counted before the resource is back, so no reader sees one without the other

@@ -30,6 +30,11 @@ public final class Lease<R> extends Mono<Void> {
     /** Returned by the pool after Reactor dropped its handle on the way: for the limiter, no sample. */
     static final int DROPPED = 4;
     /**
+     * Taken back after its handle was garbage-collected: the resource is returned like a dropped one, and
+     * the permit goes back with it (for the limiter, no sample), not before.
+     */
+    static final int COLLECTED = 5;
+    /**
      * Released by a borrower that said how its work ended ({@link #release(ConcurrencyLimiter.Outcome)}):
      * {@code RELEASED_AS + outcome.ordinal()}, so that the state alone tells the limiter, with no field
      * for it in every lease.
@@ -88,7 +93,8 @@ public final class Lease<R> extends Mono<Void> {
 
     /** Whether the pool took this lease back (at a forced close, or by leak reclaim). */
     public boolean isTakenBack() {
-        return state == TAKEN_BACK;
+        int how = state;
+        return how == TAKEN_BACK || how == COLLECTED;
     }
 
     /**
@@ -155,8 +161,8 @@ public final class Lease<R> extends Mono<Void> {
     }
 
     /**
-     * Ends the lease for its holder ({@code how}: RELEASED or RELEASED_AS + an outcome, INVALIDATED, DROPPED
-     * or TAKEN_BACK); true only for the first caller. A lease taken back gives its concurrency permit back
+     * Ends the lease for its holder ({@code how}: RELEASED or RELEASED_AS + an outcome, INVALIDATED, DROPPED,
+     * COLLECTED or TAKEN_BACK); true only for the first caller. A lease taken back gives its concurrency permit back
      * now; the others when their resource is settled ({@link #permitBack}), which reads from {@code how} how
      * the lease ended.
      */
@@ -197,7 +203,7 @@ public final class Lease<R> extends Mono<Void> {
 
     /** What the limiter learns from a lease that ended {@code how} (not TAKEN_BACK). */
     private static ConcurrencyLimiter.Outcome outcome(int how, boolean resourceFailed) {
-        if (how == INVALIDATED || resourceFailed && how != DROPPED) {
+        if (how == INVALIDATED || resourceFailed && how != DROPPED && how != COLLECTED) {
             return ConcurrencyLimiter.Outcome.ERROR;
         }
         return how == RELEASED ? ConcurrencyLimiter.Outcome.SUCCESS
@@ -218,13 +224,30 @@ public final class Lease<R> extends Mono<Void> {
         }
     }
 
-    /** Takes the lease back from its holder; true only if it was still held. */
+    /**
+     * Takes the lease back from its holder, whose resource the caller destroys; true only if it was still
+     * held. The concurrency permit goes back now.
+     */
     boolean takeBack(long heldNanos, String by) {
         if (state != HELD) {
             return false;
         }
         takenBack = new TakenBack(heldNanos, by);
         return end(TAKEN_BACK);
+    }
+
+    /**
+     * Takes back a lease whose handle was garbage-collected; true only if it was still held. The caller
+     * returns the resource through the recycler, which gives the permit back once the resource is idle
+     * again: a waiter the permit wakes then finds it, and a borrower who holds every permit knows that every
+     * other lease has settled.
+     */
+    boolean collect(long heldNanos) {
+        if (state != HELD) {
+            return false;
+        }
+        takenBack = new TakenBack(heldNanos, "garbage collection");
+        return end(COLLECTED);
     }
 
     boolean markLeakReported() {
