@@ -9,6 +9,7 @@ import io.r2dbc.spi.Wrapped;
 import io.sluice.PoolState;
 import io.sluice.r2dbc.SluicePool;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -31,6 +32,7 @@ import org.reactivestreams.Publisher;
 import reactor.core.CoreSubscriber;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.MonoSink;
 import reactor.core.publisher.Operators;
 
 /**
@@ -56,6 +58,10 @@ import reactor.core.publisher.Operators;
  *       borrower of a pool writes, around a connection lent by a stand-in that emits it at once and
  *       releases nothing. What it adds to {@code raw} is the borrower's own cost of a borrow, which any
  *       pool's borrower pays; what {@code sluice} adds to it is the pool's.</li>
+ *   <li><b>{@code rawQueued}</b>: {@code subscribers} loops sharing the ten connections through the least
+ *       a pool can be (a queue of idle connections and one of waiters behind a lock, no deadline, check or
+ *       reset), in the same {@code usingWhen}. At 32 subscribers this, not {@code raw}, is the floor for
+ *       32 borrowers sharing ten connections.</li>
  *   <li><b>{@code sluice}</b>: a {@link SluicePool} of ten, warmed up, with a 30 s acquire timeout and
  *       every other setting at its default; the borrower gets Sluice's pooled connection, statement and
  *       result, with the guarantees they carry.</li>
@@ -119,6 +125,7 @@ public class PostgresQueryBenchmark {
     private Mono<Long> sluiceUnwrappedRun;
     private Mono<Long> sluiceWithConnectionRun;
     private Mono<Long> rawUsingWhenRun;
+    private Mono<Long> rawQueuedRun;
 
     @Setup(Level.Trial)
     @SuppressWarnings("unchecked")
@@ -144,6 +151,9 @@ public class PostgresQueryBenchmark {
         List<Mono<Connection>> lent = direct.stream().map(Lent::new).map(m -> (Mono<Connection>) m).toList();
         rawUsingWhenRun = loops(CONNECTIONS, i -> Mono.usingWhen(lent.get(i % CONNECTIONS),
                 c -> row ? readRow(c, i) : selectOne(c), c -> Mono.empty()));
+        Handoff handoff = new Handoff(direct);
+        rawQueuedRun = loops(subscribers, i -> Mono.usingWhen(handoff.acquire(),
+                c -> row ? readRow(c, i) : selectOne(c), handoff::release));
         sluiceRun = borrowing(sluice.create(), row);
         sluiceWithConnectionRun = loops(subscribers, i -> sluice.withConnection(c -> either(c, i, row)));
         sluiceUnwrappedRun = loops(subscribers, i -> Mono.usingWhen(sluice.create(), c -> {
@@ -221,6 +231,12 @@ public class PostgresQueryBenchmark {
 
     @Benchmark
     @OperationsPerInvocation(QUERIES)
+    public Long rawQueued() {
+        return rawQueuedRun.block();
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(QUERIES)
     public Long sluice() {
         return sluiceRun.block();
     }
@@ -272,6 +288,49 @@ public class PostgresQueryBenchmark {
         @Override
         public void subscribe(CoreSubscriber<? super Connection> actual) {
             actual.onSubscribe(Operators.scalarSubscription(actual, connection));
+        }
+    }
+
+    /**
+     * The least a pool can be: the ten connections and a queue of borrowers waiting for them, behind one
+     * lock, with no deadline, check or reset. A release hands its connection to the oldest waiter on the
+     * releasing thread, as a pool does. With {@code subscribers} above ten this is the floor for that many
+     * borrowers sharing ten connections, which {@code raw}'s ten loops are not.
+     */
+    static final class Handoff {
+        private final ArrayDeque<Connection> idle;
+        private final ArrayDeque<MonoSink<Connection>> waiting = new ArrayDeque<>();
+
+        Handoff(List<Connection> connections) {
+            this.idle = new ArrayDeque<>(connections);
+        }
+
+        Mono<Connection> acquire() {
+            return Mono.create(sink -> {
+                Connection connection;
+                synchronized (this) {
+                    connection = idle.poll();
+                    if (connection == null) {
+                        waiting.add(sink);
+                        return;
+                    }
+                }
+                sink.success(connection);
+            });
+        }
+
+        Mono<Void> release(Connection connection) {
+            return Mono.fromRunnable(() -> {
+                MonoSink<Connection> next;
+                synchronized (this) {
+                    next = waiting.poll();
+                    if (next == null) {
+                        idle.add(connection);
+                        return;
+                    }
+                }
+                next.success(connection);
+            });
         }
     }
 

@@ -17,6 +17,9 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
  * @param tenants        Sluice only: the tenants that get a shard; another tenant is refused with 400.
  *                       Requests without a tenant use the default shard, which may take all {@code maxSize}
  * @param acquireTimeout how long a request may wait for a connection before it is answered with 503
+ * @param driverLoops    the R2DBC modes only: event loops of the driver's own, so that database I/O does not
+ *                       run on the loops that serve HTTP; 0 (the default) leaves the driver on the loops it
+ *                       shares with Reactor Netty's server, as a service that configures nothing does
  */
 @ConfigurationProperties("bench")
 public record BenchSettings(
@@ -25,5 +28,6 @@ public record BenchSettings(
         @DefaultValue("10") int maxSize,
         @DefaultValue("6") int tenantMaxSize,
         @DefaultValue({"noisy", "quiet"}) List<String> tenants,
-        @DefaultValue("2s") Duration acquireTimeout) {
+        @DefaultValue("2s") Duration acquireTimeout,
+        @DefaultValue("0") int driverLoops) {
 }

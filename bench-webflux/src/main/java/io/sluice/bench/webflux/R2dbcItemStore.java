@@ -2,9 +2,11 @@ package io.sluice.bench.webflux;
 
 import io.r2dbc.pool.ConnectionPool;
 import io.r2dbc.pool.ConnectionPoolConfiguration;
+import io.r2dbc.postgresql.PostgresqlConnectionFactoryProvider;
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactories;
 import io.r2dbc.spi.ConnectionFactory;
+import io.r2dbc.spi.ConnectionFactoryOptions;
 import io.r2dbc.spi.Result;
 import io.r2dbc.spi.Row;
 import io.r2dbc.spi.RowMetadata;
@@ -20,6 +22,7 @@ import java.util.function.Supplier;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.netty.resources.LoopResources;
 
 /**
  * The R2DBC modes, Sluice and r2dbc-pool: the same driver, the same statements and the same
@@ -50,7 +53,7 @@ public final class R2dbcItemStore implements ItemStore {
      * default but the acquire timeout.
      */
     static R2dbcItemStore sluice(BenchSettings settings) {
-        SluicePoolBuilder builder = SluicePool.builder(ConnectionFactories.get(settings.r2dbcUrl()))
+        SluicePoolBuilder builder = SluicePool.builder(connectionFactory(settings))
                 .name("bench-sluice")
                 .maxSize(settings.maxSize())
                 .acquireTimeout(settings.acquireTimeout());
@@ -67,13 +70,26 @@ public final class R2dbcItemStore implements ItemStore {
     /** r2dbc-pool with {@code maxSize} connections, all made up front, shared by every tenant. */
     static R2dbcItemStore r2dbcPool(BenchSettings settings) {
         ConnectionPool pool = new ConnectionPool(ConnectionPoolConfiguration
-                .builder(ConnectionFactories.get(settings.r2dbcUrl()))
+                .builder(connectionFactory(settings))
                 .name("bench-r2dbc-pool")
                 .maxSize(settings.maxSize())
                 .initialSize(settings.maxSize())
                 .maxAcquireTime(settings.acquireTimeout())
                 .build());
         return new R2dbcItemStore(BenchMode.R2DBC_POOL, pool, tenant -> pool, () -> metrics(pool), pool);
+    }
+
+    /**
+     * The driver's connection factory for {@code bench.r2dbc-url}; with {@code bench.driver-loops} above 0,
+     * on event loops of its own (daemon threads, which end with the service).
+     */
+    static ConnectionFactory connectionFactory(BenchSettings settings) {
+        if (settings.driverLoops() <= 0) {
+            return ConnectionFactories.get(settings.r2dbcUrl());
+        }
+        LoopResources loops = LoopResources.create("bench-db", settings.driverLoops(), true);
+        return ConnectionFactories.get(ConnectionFactoryOptions.parse(settings.r2dbcUrl()).mutate()
+                .option(PostgresqlConnectionFactoryProvider.LOOP_RESOURCES, loops).build());
     }
 
     private static Map<String, Object> metrics(ConnectionPool pool) {
