@@ -113,12 +113,26 @@ run_wrk() {
   wrk -t"$THREADS" -c"$connections" -d"${seconds}s" --timeout "$WRK_TIMEOUT" --latency -s "$SCRIPT" "$BASE" -- "$@" >"$file"
 }
 
-# The RESULT line of a wrk output, as "key=value ..." after a label: record <scenario> <mode> <role> <file>
+# The RESULT line of a wrk output, as "key=value ..." after a label, and any more key=value pairs:
+# record <scenario> <mode> <role> <file> [key=value ...]
 record() {
   local line
   line=$(grep '^RESULT ' "$4") || die "no RESULT line in $4"
-  echo "$1 $2 $3 ${line#RESULT }" >>"$RESULTS"
+  echo "$1 $2 $3 ${line#RESULT } ${*:5}" >>"$RESULTS"
 }
+
+# CPU time in clock ticks: of one process (cpu_ticks <pid>), and of every PostgreSQL process (pg_ticks).
+cpu_ticks() {
+  awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+pg_ticks() {
+  local total=0 pid
+  for pid in $(pgrep -x postgres || true); do
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+TICKS=$(getconf CLK_TCK)
 
 pool_state() {
   echo "$1: $(curl -s "$BASE/pool")" >>"$OUT/$2-pool.txt"
@@ -132,8 +146,12 @@ for mode in $MODES; do
   pool_state "after warm-up" "$mode"
 
   log "$mode: a) fixed concurrency, ${DURATION} s of GET /item at $CONCURRENCY connections"
+  service_before=$(cpu_ticks "$SERVER_PID")
+  pg_before=$(pg_ticks)
   run_wrk "$OUT/$mode-fixed.txt" "$CONCURRENCY" "$DURATION" /item/
-  record fixed "$mode" all "$OUT/$mode-fixed.txt"
+  record fixed "$mode" all "$OUT/$mode-fixed.txt" \
+    "service_cpu_ms=$((($(cpu_ticks "$SERVER_PID") - service_before) * 1000 / TICKS))" \
+    "pg_cpu_ms=$((($(pg_ticks) - pg_before) * 1000 / TICKS))"
   pool_state "after a) fixed concurrency" "$mode"
 
   log "$mode: b) tenant flood, noisy on GET /slow at $NOISY_CONCURRENCY connections, quiet on GET /item at $QUIET_CONCURRENCY for ${DURATION} s"
@@ -182,19 +200,21 @@ awk -v concurrency="$CONCURRENCY" -v noisy_c="$NOISY_CONCURRENCY" -v quiet_c="$Q
     non2xx[key] = field($0, "non2xx")
     socket[key] = field($0, "connect") + field($0, "read") + field($0, "write")
     timeouts[key] = field($0, "timeouts")
+    service_cpu[key] = ok > 0 ? field($0, "service_cpu_ms") * 1000 / field($0, "requests") : 0
+    pg_cpu[key] = ok > 0 ? field($0, "pg_cpu_ms") * 1000 / field($0, "requests") : 0
     if (!($2 in seen)) { seen[$2] = 1; modes[++count] = $2 }
   }
   END {
     print ""
     printf "a) Fixed concurrency: GET /item/<id>, %d connections, no tenant\n\n", concurrency
-    print "| pool | requests/s (2xx) | p50 ms | p99 ms | non-2xx | socket errors / timeouts | requests/s ÷ Sluice | p99 ÷ Sluice |"
-    print "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    print "| pool | requests/s (2xx) | p50 ms | p99 ms | non-2xx | socket errors / timeouts | service CPU µs/request | PostgreSQL CPU µs/request | requests/s ÷ Sluice | p99 ÷ Sluice |"
+    print "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     s = "fixed/sluice/all"
     for (i = 1; i <= count; i++) {
       k = "fixed/" modes[i] "/all"
       if (!(k in rps)) continue
-      printf "| %s | %.0f | %.2f | %.2f | %d | %d / %d | %s | %s |\n", modes[i], rps[k], p50[k], p99[k], non2xx[k],
-        socket[k], timeouts[k], ratio(rps[k], rps[s]), ratio(p99[k], p99[s])
+      printf "| %s | %.0f | %.2f | %.2f | %d | %d / %d | %.0f | %.0f | %s | %s |\n", modes[i], rps[k], p50[k], p99[k],
+        non2xx[k], socket[k], timeouts[k], service_cpu[k], pg_cpu[k], ratio(rps[k], rps[s]), ratio(p99[k], p99[s])
     }
     print ""
     printf "b) Tenant flood: noisy on GET /slow/<id> (20 ms each) at %d connections, quiet on GET /item/<id> at %d\n\n", noisy_c, quiet_c
@@ -211,6 +231,7 @@ awk -v concurrency="$CONCURRENCY" -v noisy_c="$NOISY_CONCURRENCY" -v quiet_c="$Q
     print ""
     print "requests/s counts 2xx answers only; p50 and p99 are wrk'\''s, over every answer (503s included)."
     print "A ratio above 1 in requests/s, or below 1 in p99, is a peer doing better than Sluice."
+    print "CPU per request: the service JVM'\''s, and all PostgreSQL processes'\'', user and system time over a), from /proc."
   }
 ' "$RESULTS"
 
