@@ -151,6 +151,40 @@ final class Dispatcher<R> {
         }
     }
 
+    /**
+     * A release that finds waiters hands its own resource to the oldest of them, here, without making it
+     * idle first. So the next borrower's work starts on the thread that ended the last one's (for a
+     * connection, its driver's event loop, where its next query is written without waking another
+     * thread), and a release never leaves its resource to a drain loop that another thread is running,
+     * which would start that work over there. Only an exclusive resource of an engine without a
+     * concurrency limiter (whose permit must come back before the next is granted), held by this one
+     * lease, not retiring, and found good in place. True when this call has dealt with the lease (handed
+     * over, or retired by the check); false when the caller is to give it back as usual.
+     */
+    boolean handOverReleased(Slot<R> slot, long now) {
+        if (engine.capacity != 1 || engine.limited || slot.get() != 1 || engine.isDisposed()) {
+            return false;
+        }
+        int verdict = engine.handOver.inspect(slot, now);
+        if (verdict == HandOver.RETIRED) {
+            drain(); // another resource, or a new one, for the waiters
+            return true;
+        }
+        if (verdict != HandOver.GOOD) {
+            return false;
+        }
+        List<AcquireOperation<R>> late = new ArrayList<>(0);
+        AcquireOperation<R> op = waiters.take(AcquireOperation.HANDING, now, late);
+        for (AcquireOperation<R> expiredWaiter : late) {
+            timedOut(expiredWaiter, now);
+        }
+        if (op == null) {
+            return false;
+        }
+        engine.handOver.complete(op, slot, now);
+        return true;
+    }
+
     private void failHead(Throwable error, long now) {
         AcquireOperation<R> op = waiters.take(AcquireOperation.HANDING, now, expired);
         failExpired(now);

@@ -9,8 +9,8 @@ import reactor.core.publisher.Mono;
 import reactor.core.publisher.Operators;
 
 /**
- * Where leases end: a released resource is reset and made idle (waking a waiter, or a starving shard), or
- * retired and destroyed. Every path that gives up a lease comes through {@link #returnToIdle} or
+ * Where leases end: a released resource is reset and handed straight to the oldest waiter, or made idle
+ * (which may serve a starving shard), or retired and destroyed. Every path that gives up a lease comes through {@link #returnToIdle} or
  * {@link #retireHeld}, so "decrement, and destroy if that was the last lease of a retiring resource" is
  * written once.
  */
@@ -78,9 +78,15 @@ final class Recycler<R> {
         Operators.complete(actual);
     }
 
-    /** Gives up one lease on a live resource after use: idle again, or destroyed if it was retiring. */
+    /**
+     * Gives up one lease on a live resource after use: straight to the oldest waiter when there is one
+     * ({@link Dispatcher#handOverReleased}); otherwise idle again, or destroyed if it was retiring.
+     */
     void returnToIdle(Slot<R> slot, long now) {
         slot.lastUsed = now;
+        if (engine.waiters.pending.get() > 0 && engine.dispatcher.handOverReleased(slot, now)) {
+            return;
+        }
         giveBack(slot);
     }
 
