@@ -159,13 +159,20 @@ final class Dispatcher<R> {
      * which would start that work over there. Only an exclusive resource of an engine without a
      * concurrency limiter (whose permit must come back before the next is granted), held by this one
      * lease, not retiring, and found good in place. True when this call has dealt with the lease (handed
-     * over, or retired by the check); false when the caller is to give it back as usual.
+     * over, or retired by the check); false when the caller is to give it back as usual. Like the drain
+     * loop, it lets nothing thrown reach the release that called it.
      */
     boolean handOverReleased(Slot<R> slot, long now) {
         if (engine.capacity != 1 || engine.limited || slot.get() != 1 || engine.isDisposed()) {
             return false;
         }
-        int verdict = engine.handOver.inspect(slot, now);
+        int verdict;
+        try {
+            verdict = engine.handOver.inspect(slot, now);
+        } catch (Throwable error) {
+            Exceptions.throwIfJvmFatal(error);
+            return false; // given back the usual way, the drain loop checks it again and tells a waiter why
+        }
         if (verdict == HandOver.RETIRED) {
             drain(); // another resource, or a new one, for the waiters
             return true;
@@ -181,7 +188,12 @@ final class Dispatcher<R> {
         if (op == null) {
             return false;
         }
-        engine.handOver.complete(op, slot, now);
+        try {
+            engine.handOver.complete(op, slot, now);
+        } catch (Throwable error) {
+            Exceptions.throwIfJvmFatal(error);
+            Operators.onErrorDropped(error, Context.empty());
+        }
         return true;
     }
 

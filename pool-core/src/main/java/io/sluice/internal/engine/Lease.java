@@ -161,10 +161,10 @@ public final class Lease<R> extends Mono<Void> {
     }
 
     /**
-     * Ends the lease for its holder ({@code how}: RELEASED or RELEASED_AS + an outcome, INVALIDATED, DROPPED,
-     * COLLECTED or TAKEN_BACK); true only for the first caller. A lease taken back gives its concurrency permit back
-     * now; the others when their resource is settled ({@link #permitBack}), which reads from {@code how} how
-     * the lease ended.
+     * Ends the lease for its holder ({@code how}: RELEASED or RELEASED_AS + an outcome, INVALIDATED,
+     * DROPPED, COLLECTED or TAKEN_BACK); true only for the first caller. A lease taken back gives its
+     * concurrency permit back now; the others when their resource is settled ({@link #permitBack}), which
+     * reads from {@code how} how the lease ended.
      */
     boolean end(int how) {
         if (!STATE.compareAndSet(this, HELD, how)) {

@@ -10,9 +10,9 @@ import reactor.core.publisher.Operators;
 
 /**
  * Where leases end: a released resource is reset and handed straight to the oldest waiter, or made idle
- * (which may serve a starving shard), or retired and destroyed. Every path that gives up a lease comes through {@link #returnToIdle} or
- * {@link #retireHeld}, so "decrement, and destroy if that was the last lease of a retiring resource" is
- * written once.
+ * (which may serve a starving shard), or retired and destroyed. Every path that gives up a lease comes
+ * through {@link #returnToIdle} or {@link #retireHeld}, so "decrement, and destroy if that was the last
+ * lease of a retiring resource" is written once.
  */
 final class Recycler<R> {
 
